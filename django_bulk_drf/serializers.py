@@ -1,0 +1,440 @@
+"""List-level validation of a bulk payload with the viewset's own serializer.
+
+One serializer instance (the "child", as in DRF's ``ListSerializer``) validates every item, so
+field, ``validate_<field>`` and ``validate()`` hooks all run. What DRF would do with one query per
+item is done here with one query per batch:
+
+- existing rows are fetched at once (by ``id`` or by the upsert conflict target);
+- ``PrimaryKeyRelatedField`` values are resolved with one ``in_bulk`` per field;
+- ``UniqueValidator`` / ``UniqueTogetherValidator`` are replaced by a batched check that also
+  catches duplicates inside the payload.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from django.db.models import Q
+from rest_framework.exceptions import ValidationError
+from rest_framework.fields import empty
+from rest_framework.relations import PrimaryKeyRelatedField
+from rest_framework.settings import api_settings
+from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
+
+NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
+LOOKUP_CHUNK = 1000
+
+
+class BulkMode:
+    """What a payload asks for: the rows it names must (not) exist accordingly."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UPSERT = "upsert"
+
+
+@dataclass
+class ValidatedItem:
+    """One valid item: its position in the payload, its validated data and the row it changes."""
+
+    index: int
+    data: dict[str, Any]
+    instance: models.Model | None = None
+
+    @property
+    def present_fields(self) -> frozenset[str]:
+        return frozenset(self.data)
+
+
+@dataclass
+class ValidationOutcome:
+    """The valid items, the per-item errors, and the primary keys of the rows that existed."""
+
+    items: list[ValidatedItem] = field(default_factory=list)
+    errors: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def add_error(self, index: int, errors: Any) -> None:
+        self.errors.setdefault(index, {})
+        if not isinstance(errors, dict):
+            errors = {NON_FIELD_ERRORS: errors if isinstance(errors, list) else [errors]}
+        for name, messages in errors.items():
+            self.errors[index].setdefault(name, []).extend(
+                messages if isinstance(messages, list) else [messages]
+            )
+
+    def error_list(self) -> list[dict[str, Any]]:
+        return [
+            {"index": index, "errors": plain_errors(errors)}
+            for index, errors in sorted(self.errors.items())
+        ]
+
+
+def plain_errors(errors: Any) -> Any:
+    """Error details as plain JSON types (``ErrorDetail`` becomes ``str``)."""
+    if isinstance(errors, dict):
+        return {str(key): plain_errors(value) for key, value in errors.items()}
+    if isinstance(errors, list | tuple):
+        return [plain_errors(value) for value in errors]
+    return str(errors)
+
+
+@dataclass
+class UniqueSet:
+    """A set of model fields that must be unique together, with the message DRF would give."""
+
+    sources: tuple[str, ...]
+    error_key: str
+    message: str
+
+
+def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]:
+    """The field sets an upsert may use as its conflict target: pk, unique fields, constraints."""
+    opts = model._meta
+    targets: list[tuple[str, ...]] = [(opts.pk.name,)]
+    targets += [(f.name,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
+    targets += [tuple(names) for names in opts.unique_together]
+    for constraint in opts.total_unique_constraints:
+        targets.append(tuple(constraint.fields))
+    return list(dict.fromkeys(targets))
+
+
+def or_filter(names: Sequence[str], keys: Iterable[tuple]) -> Q:
+    """A filter matching any of the key tuples, as ``IN`` for a single field."""
+    keys = list(keys)
+    if len(names) == 1:
+        return Q(**{f"{names[0]}__in": [key[0] for key in keys]})
+    return functools.reduce(operator.or_, (Q(**dict(zip(names, key))) for key in keys), Q())
+
+
+def chunked(values: Sequence, size: int = LOOKUP_CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class BulkItemsValidator:
+    """Validates a list of items for one bulk operation of a viewset.
+
+    ``partial`` follows DRF: items updating an existing row only need the fields they change. An
+    upsert item whose key does not exist yet is always validated in full, since it will be inserted.
+    """
+
+    def __init__(
+        self,
+        viewset: Any,
+        mode: str,
+        *,
+        partial: bool = False,
+        unique_fields: Sequence[str] = (),
+        batch_queries: bool = True,
+    ) -> None:
+        self.viewset = viewset
+        self.mode = mode
+        self.partial = partial
+        self.unique_fields = tuple(unique_fields)
+        self.batch_queries = batch_queries
+        self.scoped_queryset = viewset.get_queryset()
+        self.model = self.scoped_queryset.model
+        self.db = self.scoped_queryset.db
+        self.pk_name = self.model._meta.pk.name
+        self.child = viewset.get_serializer(partial=partial)
+        self.unique_sets = self._take_unique_validators() if batch_queries else []
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def validate(self, items: Sequence[Any]) -> ValidationOutcome:
+        """Validate every item; valid ones are returned in payload order with their row."""
+        outcome = ValidationOutcome()
+        objects = self._objects_only(items, outcome)
+        keys = self._keys(objects, outcome)
+        existing = self._existing_rows(keys, outcome)
+        if self.batch_queries:
+            self._batch_related_lookups(objects.values())
+        for index, item in objects.items():
+            if index in outcome.errors:
+                continue
+            instance = existing.get(keys.get(index))
+            validated = self._validate_item(index, item, instance, outcome)
+            if validated is not None:
+                outcome.items.append(validated)
+        self._check_unique_sets(outcome)
+        outcome.items = [item for item in outcome.items if item.index not in outcome.errors]
+        return outcome
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def _objects_only(self, items: Sequence[Any], outcome: ValidationOutcome) -> dict[int, dict]:
+        objects = {}
+        for index, item in enumerate(items):
+            if isinstance(item, dict):
+                objects[index] = item
+            else:
+                message = self.child.error_messages["invalid"].format(datatype=type(item).__name__)
+                outcome.add_error(index, {NON_FIELD_ERRORS: [message]})
+        return objects
+
+    def _key_names(self) -> tuple[str, ...]:
+        if self.mode == BulkMode.UPDATE:
+            return (self.pk_name,)
+        if self.mode == BulkMode.UPSERT:
+            return self.unique_fields
+        return ()
+
+    def _keys(self, objects: dict[int, dict], outcome: ValidationOutcome) -> dict[int, tuple]:
+        """Each item's key (pk or conflict target), normalised; duplicates fail on the later item."""
+        names = self._key_names()
+        if not names:
+            return {}
+        keys: dict[int, tuple] = {}
+        first_index: dict[tuple, int] = {}
+        for index, item in objects.items():
+            key = self._item_key(index, item, names, outcome)
+            if key is None:
+                continue
+            if None not in key and key in first_index:
+                outcome.add_error(
+                    index,
+                    {
+                        NON_FIELD_ERRORS: [
+                            f"Duplicate of item {first_index[key]}: "
+                            f"{', '.join(names)} must be unique within the payload."
+                        ]
+                    },
+                )
+                continue
+            first_index.setdefault(key, index)
+            keys[index] = key
+        return keys
+
+    def _item_key(
+        self, index: int, item: dict, names: Sequence[str], outcome: ValidationOutcome
+    ) -> tuple | None:
+        values = []
+        errors = {}
+        for name in names:
+            raw = item.get(name, empty)
+            if raw is empty:
+                if self.mode == BulkMode.UPDATE:
+                    errors[name] = ["This field is required to find the row to update."]
+                    continue
+                values.append(None)
+                continue
+            try:
+                values.append(self._key_value(name, raw))
+            except (ValidationError, DjangoValidationError) as exc:
+                detail = exc.detail if isinstance(exc, ValidationError) else exc.messages
+                errors[name] = detail if isinstance(detail, list) else [detail]
+        if errors:
+            outcome.add_error(index, errors)
+            return None
+        return tuple(values)
+
+    def _key_value(self, name: str, raw: Any) -> Any:
+        serializer_field = self.child.fields.get(name)
+        if serializer_field is not None and not serializer_field.read_only:
+            return serializer_field.to_internal_value(raw)
+        model_field = self.model._meta.get_field(name)
+        return model_field.to_python(raw)
+
+    def _existing_rows(
+        self, keys: dict[int, tuple], outcome: ValidationOutcome
+    ) -> dict[tuple, models.Model]:
+        """Rows the items name, from the viewset's queryset (scoped), fetched in batches."""
+        if not keys:
+            return {}
+        names = self._key_names()
+        wanted = [key for key in dict.fromkeys(keys.values()) if None not in key]
+        existing: dict[tuple, models.Model] = {}
+        for chunk in chunked(wanted):
+            for row in self.scoped_queryset.filter(or_filter(names, chunk)):
+                existing[tuple(getattr(row, name) for name in names)] = row
+        if self.mode == BulkMode.UPDATE:
+            for index, key in keys.items():
+                if key not in existing:
+                    outcome.add_error(index, {self.pk_name: ["Not found."]})
+        elif self.mode == BulkMode.UPSERT:
+            self._refuse_rows_outside_scope(keys, existing, outcome)
+        return existing
+
+    def _refuse_rows_outside_scope(
+        self, keys: dict[int, tuple], existing: dict[tuple, models.Model], outcome
+    ) -> None:
+        """An upsert must not update a row the viewset's queryset does not show."""
+        names = self._key_names()
+        missing = [key for key in dict.fromkeys(keys.values()) if None not in key]
+        missing = [key for key in missing if key not in existing]
+        if not missing:
+            return
+        manager = self.model._default_manager.db_manager(self.db)
+        hidden: set[tuple] = set()
+        for chunk in chunked(missing):
+            hidden.update(manager.filter(or_filter(names, chunk)).values_list(*names))
+        for index, key in keys.items():
+            if key in hidden:
+                outcome.add_error(
+                    index,
+                    {NON_FIELD_ERRORS: ["A row with this key exists and cannot be changed."]},
+                )
+
+    def _validate_item(
+        self, index: int, item: dict, instance: models.Model | None, outcome: ValidationOutcome
+    ) -> ValidatedItem | None:
+        if self.mode == BulkMode.UPSERT and instance is None:
+            partial = False
+        else:
+            partial = self.partial
+        self.child.instance = instance
+        self.child.partial = partial
+        try:
+            data = self.child.run_validation(item)
+        except ValidationError as exc:
+            outcome.add_error(index, exc.detail)
+            return None
+        finally:
+            self.child.instance = None
+        if instance is None:
+            missing = self._missing_unique_fields(data)
+            if missing:
+                outcome.add_error(index, missing)
+                return None
+        if self.mode == BulkMode.UPSERT and self.pk_name in self.unique_fields:
+            data.setdefault(self.pk_name, self._key_value(self.pk_name, item[self.pk_name]))
+        return ValidatedItem(index=index, data=dict(data), instance=instance)
+
+    # -- batched relation lookups ---------------------------------------------------------------
+
+    def _batch_related_lookups(self, items: Iterable[dict]) -> None:
+        """Resolve every ``PrimaryKeyRelatedField`` with one query per field, not one per item."""
+        items = list(items)
+        for name, serializer_field in self.child.fields.items():
+            if not isinstance(serializer_field, PrimaryKeyRelatedField):
+                continue
+            if serializer_field.read_only or serializer_field.pk_field is not None:
+                continue
+            raw_values = {item[name] for item in items if item.get(name) is not None}
+            resolve = _BatchedPrimaryKeyLookup(serializer_field, raw_values)
+            serializer_field.to_internal_value = resolve
+
+    # -- batched uniqueness ---------------------------------------------------------------------
+
+    def _take_unique_validators(self) -> list[UniqueSet]:
+        """Remove DRF's per-item unique validators from the child; return what they checked."""
+        unique_sets = []
+        kept = []
+        for validator in self.child.validators:
+            if isinstance(validator, UniqueTogetherValidator) and validator.condition is None:
+                sources = tuple(self.child.fields[name].source for name in validator.fields)
+                message = validator.message.format(field_names=", ".join(validator.fields))
+                unique_sets.append(UniqueSet(sources, NON_FIELD_ERRORS, str(message)))
+            else:
+                kept.append(validator)
+        self.child.validators = kept
+        for name, serializer_field in self.child.fields.items():
+            validators = serializer_field.validators
+            uniques = [v for v in validators if isinstance(v, UniqueValidator)]
+            if uniques and uniques[0].lookup == "exact":
+                serializer_field.validators = [v for v in validators if v not in uniques]
+                unique_sets.append(
+                    UniqueSet((serializer_field.source,), name, str(uniques[0].message))
+                )
+        if self.mode == BulkMode.UPSERT:
+            target = set(self.unique_fields)
+            unique_sets = [u for u in unique_sets if set(u.sources) != target]
+        return unique_sets
+
+    def _missing_unique_fields(self, data: dict) -> dict[str, list[str]]:
+        """A new row must carry every field of its unique sets, as ``UniqueTogetherValidator`` says."""
+        missing = {}
+        for unique_set in self.unique_sets:
+            if unique_set.error_key != NON_FIELD_ERRORS:
+                continue
+            for source in unique_set.sources:
+                if source not in data:
+                    missing[source] = ["This field is required."]
+        return missing
+
+    def _check_unique_sets(self, outcome: ValidationOutcome) -> None:
+        for unique_set in self.unique_sets:
+            self._check_unique_set(unique_set, outcome)
+
+    def _check_unique_set(self, unique_set: UniqueSet, outcome: ValidationOutcome) -> None:
+        sources = unique_set.sources
+        claims: dict[tuple, ValidatedItem] = {}
+        for item in outcome.items:
+            if item.index in outcome.errors:
+                continue
+            value = self._unique_value(item, sources)
+            if value is None:
+                continue
+            if value in claims:
+                outcome.add_error(item.index, {unique_set.error_key: [unique_set.message]})
+                continue
+            claims[value] = item
+        if not claims:
+            return
+        manager = self.model._default_manager.db_manager(self.db)
+        for chunk in chunked(list(claims)):
+            taken = manager.filter(or_filter(sources, chunk)).values_list("pk", *sources)
+            for pk, *values in taken:
+                item = claims.get(tuple(values))
+                if item is not None and (item.instance is None or item.instance.pk != pk):
+                    outcome.add_error(item.index, {unique_set.error_key: [unique_set.message]})
+
+    @staticmethod
+    def _unique_value(item: ValidatedItem, sources: Sequence[str]) -> tuple | None:
+        """The values an item claims for a unique set, or None when there is nothing to check."""
+        values = []
+        for source in sources:
+            if source in item.data:
+                values.append(item.data[source])
+            elif item.instance is not None:
+                values.append(getattr(item.instance, source))
+            else:
+                return None
+        if any(value is None for value in values):
+            return None
+        if item.instance is not None and all(
+            getattr(item.instance, source) == value for source, value in zip(sources, values)
+        ):
+            return None
+        return tuple(v.pk if isinstance(v, models.Model) else v for v in values)
+
+
+class _BatchedPrimaryKeyLookup:
+    """Stands in for ``PrimaryKeyRelatedField.to_internal_value`` with prefetched rows."""
+
+    def __init__(self, serializer_field: PrimaryKeyRelatedField, raw_values: set) -> None:
+        self.serializer_field = serializer_field
+        queryset = serializer_field.get_queryset()
+        pk_field = queryset.model._meta.pk
+        self.rows: dict[Any, models.Model] = {}
+        normalised = {}
+        for raw in raw_values:
+            try:
+                normalised[raw] = pk_field.to_python(raw)
+            except (DjangoValidationError, TypeError):
+                continue
+        for chunk in chunked(list(set(normalised.values()))):
+            self.rows.update(queryset.in_bulk(chunk))
+        self.normalised = normalised
+
+    def __call__(self, data: Any) -> models.Model:
+        if isinstance(data, bool):
+            self.serializer_field.fail("incorrect_type", data_type=type(data).__name__)
+        try:
+            pk = self.normalised[data] if data in self.normalised else None
+        except TypeError:
+            pk = None
+        if pk is None:
+            if isinstance(data, dict | list):
+                self.serializer_field.fail("incorrect_type", data_type=type(data).__name__)
+            self.serializer_field.fail("does_not_exist", pk_value=data)
+        row = self.rows.get(pk)
+        if row is None:
+            self.serializer_field.fail("does_not_exist", pk_value=data)
+        return row

@@ -1,0 +1,56 @@
+"""The ``BULK_DRF_*`` settings, read from Django settings on every use.
+
+Like DRF's ``api_settings``, values are looked up lazily and the cache is cleared on Django's
+``setting_changed`` signal, so ``override_settings`` takes effect at once.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS: dict[str, Any] = {
+    "CHUNK_SIZE": 100,
+    "MAX_RECORDS": 10_000,
+    "BATCH_SIZE": 1_000,
+    "CACHE_TIMEOUT": 86_400,
+    "PROGRESS_UPDATE_INTERVAL": 10,
+    "SYNC_UPSERT_MAX_ITEMS": 50,
+    "SYNC_UPSERT_BATCH_SIZE": 1_000,
+    "SYNC_UPSERT_TIMEOUT": 30,
+    "USE_OPTIMIZED_TASKS": True,
+    "AUTO_OPTIMIZE_QUERIES": True,
+    "QUERY_TIMEOUT": 300,
+    "ENABLE_METRICS": False,
+    "AUTO_ROUTE": False,
+}
+
+PREFIX = "BULK_DRF_"
+
+
+class BulkSettings:
+    """Attribute access to ``BULK_DRF_<NAME>`` with the package defaults."""
+
+    def __init__(self) -> None:
+        self._cached: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Invalid django-bulk-drf setting: {name!r}")
+        if name not in self._cached:
+            self._cached[name] = getattr(settings, PREFIX + name, DEFAULTS[name])
+        return self._cached[name]
+
+    def reload(self) -> None:
+        self._cached.clear()
+
+
+bulk_settings = BulkSettings()
+
+
+def reload_bulk_settings(*args: Any, setting: str = "", **kwargs: Any) -> None:
+    if setting.startswith(PREFIX):
+        bulk_settings.reload()
+
+
+setting_changed.connect(reload_bulk_settings)

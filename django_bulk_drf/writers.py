@@ -1,0 +1,210 @@
+"""The SQL of bulk writes: create, update by primary key, upsert, delete.
+
+Every function runs inside the caller's transaction and issues a fixed number of statements per
+``batch_size`` rows, whatever the number of rows. Fields an item did not carry are never written to
+an existing row; model-side values still apply (defaults on insert, ``auto_now`` on every write).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connections, models
+
+from .serializers import ValidatedItem
+
+# PostgreSQL and SQLite accept at most this many bind parameters in one statement.
+MAX_QUERY_PARAMS = 32_000
+
+
+@dataclass
+class WriteResult:
+    """The primary keys a write touched, in payload order."""
+
+    created_ids: list[Any] = field(default_factory=list)
+    updated_ids: list[Any] = field(default_factory=list)
+    deleted_ids: list[Any] = field(default_factory=list)
+
+    def merge(self, other: WriteResult) -> None:
+        self.created_ids += other.created_ids
+        self.updated_ids += other.updated_ids
+        self.deleted_ids += other.deleted_ids
+
+
+def group_by_present_fields(items: Iterable[ValidatedItem]) -> dict[frozenset, list[ValidatedItem]]:
+    """Items with the same key set can share one statement without nulling anything."""
+    groups: dict[frozenset, list[ValidatedItem]] = defaultdict(list)
+    for item in items:
+        groups[item.present_fields].append(item)
+    return groups
+
+
+def auto_now_fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if getattr(f, "auto_now", False)]
+
+
+def model_fields_for(model: type[models.Model], names: Iterable[str]) -> list[models.Field]:
+    """The concrete columns behind validated-data keys (many-to-many keys are not columns)."""
+    fields = []
+    for name in names:
+        model_field = model._meta.get_field(name)
+        if model_field.concrete and not model_field.many_to_many:
+            fields.append(model_field)
+    return fields
+
+
+def build_instance(model: type[models.Model], data: dict[str, Any]) -> models.Model:
+    """A new instance: model defaults fill what the item left out."""
+    columns = {f.name for f in model_fields_for(model, data)}
+    return model(**{name: value for name, value in data.items() if name in columns})
+
+
+def create_rows(
+    queryset: models.QuerySet, items: Sequence[ValidatedItem], batch_size: int
+) -> WriteResult:
+    """Insert every item; returns the new primary keys in payload order."""
+    model = queryset.model
+    instances = [build_instance(model, item.data) for item in items]
+    queryset.model._default_manager.db_manager(queryset.db).bulk_create(
+        instances, batch_size=batch_size
+    )
+    return WriteResult(created_ids=[instance.pk for instance in instances])
+
+
+def update_rows(
+    queryset: models.QuerySet, items: Sequence[ValidatedItem], batch_size: int
+) -> WriteResult:
+    """Write each item's fields onto the row it was validated against (one UPDATE per batch)."""
+    model = queryset.model
+    bumped = auto_now_fields(model)
+    manager = model._default_manager.db_manager(queryset.db)
+    for present, group in group_by_present_fields(items).items():
+        fields = model_fields_for(model, present)
+        instances = []
+        for item in group:
+            instance = item.instance
+            for model_field in fields:
+                setattr(instance, model_field.attname, _attname_value(model_field, item.data))
+            for model_field in bumped:
+                setattr(instance, model_field.attname, model_field.pre_save(instance, add=False))
+            instances.append(instance)
+        names = list(dict.fromkeys([f.name for f in fields] + [f.name for f in bumped]))
+        if names:
+            manager.bulk_update(instances, names, batch_size=batch_size)
+    return WriteResult(updated_ids=[item.instance.pk for item in items])
+
+
+def _attname_value(model_field: models.Field, data: dict[str, Any]) -> Any:
+    value = data[model_field.name]
+    if model_field.is_relation and isinstance(value, models.Model):
+        return value.pk
+    return value
+
+
+def delete_rows(queryset: models.QuerySet, ids: Sequence[Any]) -> WriteResult:
+    """Delete the rows of ``queryset`` with these ids; ids it does not show are left alone."""
+    doomed = queryset.filter(pk__in=ids)
+    deleted_ids = list(doomed.values_list("pk", flat=True))
+    if deleted_ids:
+        queryset.model._default_manager.db_manager(queryset.db).filter(pk__in=deleted_ids).delete()
+    wanted = set(deleted_ids)
+    ordered = [pk for pk in dict.fromkeys(ids) if pk in wanted]
+    return WriteResult(deleted_ids=ordered)
+
+
+def upsert_rows(
+    queryset: models.QuerySet,
+    items: Sequence[ValidatedItem],
+    unique_fields: Sequence[str],
+    batch_size: int,
+) -> WriteResult:
+    """``INSERT … ON CONFLICT (unique_fields) DO UPDATE`` the fields each item carries.
+
+    On PostgreSQL ``RETURNING pk, (xmax = 0)`` tells inserted from updated rows in the same round
+    trip. Elsewhere the rows that existed are those the items were validated against.
+    """
+    writer = UpsertStatement(queryset.model, connections[queryset.db], unique_fields)
+    result = WriteResult()
+    for present, group in group_by_present_fields(items).items():
+        rows_per_statement = max(1, min(batch_size, MAX_QUERY_PARAMS // writer.column_count))
+        for start in range(0, len(group), rows_per_statement):
+            result.merge(writer.execute(group[start : start + rows_per_statement], present))
+    return result
+
+
+class UpsertStatement:
+    """Builds and runs one multi-row upsert for a model on one connection."""
+
+    def __init__(
+        self, model: type[models.Model], connection: Any, unique_fields: Sequence[str]
+    ) -> None:
+        self.model = model
+        self.connection = connection
+        self.quote = connection.ops.quote_name
+        self.target = model_fields_for(model, unique_fields)
+        opts = model._meta
+        includes_pk = opts.pk.name in unique_fields
+        self.columns = [
+            f
+            for f in opts.local_concrete_fields
+            if includes_pk or not (f.primary_key and isinstance(f, models.AutoField))
+        ]
+        self.column_count = len(self.columns)
+        self.bumped = auto_now_fields(model)
+        self.returns_inserted_flag = connection.vendor == "postgresql"
+
+    def execute(self, items: Sequence[ValidatedItem], present: frozenset[str]) -> WriteResult:
+        sql, params = self.sql(items, present)
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            returned = cursor.fetchall()
+        if self.returns_inserted_flag:
+            created = [pk for pk, inserted in returned if inserted]
+            updated = [pk for pk, inserted in returned if not inserted]
+            return WriteResult(created_ids=created, updated_ids=updated)
+        existed = {item.instance.pk for item in items if item.instance is not None}
+        pks = [row[0] for row in returned]
+        return WriteResult(
+            created_ids=[pk for pk in pks if pk not in existed],
+            updated_ids=[pk for pk in pks if pk in existed],
+        )
+
+    def sql(self, items: Sequence[ValidatedItem], present: frozenset[str]) -> tuple[str, list]:
+        table = self.quote(self.model._meta.db_table)
+        column_list = ", ".join(self.quote(f.column) for f in self.columns)
+        row_placeholder = "(" + ", ".join(self._placeholder(f) for f in self.columns) + ")"
+        params: list[Any] = []
+        for item in items:
+            params.extend(self._row_params(item))
+        target_names = {f.name for f in self.target}
+        updated = [f for f in model_fields_for(self.model, present) if f.name not in target_names]
+        updated = list({f.column: f for f in updated + self.bumped}.values()) or self.target[:1]
+        assignments = ", ".join(
+            f"{self.quote(f.column)} = EXCLUDED.{self.quote(f.column)}" for f in updated
+        )
+        returning = self.quote(self.model._meta.pk.column)
+        if self.returns_inserted_flag:
+            returning += ", (xmax = 0)"
+        sql = (
+            f"INSERT INTO {table} ({column_list}) VALUES "
+            + ", ".join([row_placeholder] * len(items))
+            + f" ON CONFLICT ({', '.join(self.quote(f.column) for f in self.target)})"
+            + f" DO UPDATE SET {assignments} RETURNING {returning}"
+        )
+        return sql, params
+
+    def _placeholder(self, model_field: models.Field) -> str:
+        if hasattr(model_field, "get_placeholder"):
+            return model_field.get_placeholder(None, None, self.connection)
+        return "%s"
+
+    def _row_params(self, item: ValidatedItem) -> list[Any]:
+        instance = build_instance(self.model, item.data)
+        values = []
+        for model_field in self.columns:
+            value = model_field.pre_save(instance, add=True)
+            values.append(model_field.get_db_prep_save(value, connection=self.connection))
+        return values
