@@ -1,15 +1,61 @@
-"""``python -m asgi_demo <command>``: Django's manage.py, plus ``serve`` and ``worker``."""
+"""``python -m asgi_demo <command>``: Django's manage.py, plus ``serve`` and ``worker``.
 
+- ``serve [--host H] [--port P]``: migrate, then serve the ASGI application with uvicorn;
+- ``worker [celery worker options]``: a Celery worker for the background operations.
+"""
+
+import argparse
 import os
 import sys
 
 
+def serve(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m asgi_demo serve")
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--no-migrate", action="store_true")
+    options = parser.parse_args(argv)
+
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    if not options.no_migrate:
+        call_command("migrate", interactive=False, verbosity=0)
+    import uvicorn
+
+    uvicorn.run(
+        "asgi_demo.asgi:application",
+        host=options.host,
+        port=options.port,
+        workers=options.workers,
+        log_level=os.environ.get("LOG_LEVEL", "info"),
+        lifespan="off",
+    )
+
+
+def worker(argv: list[str]) -> None:
+    import django
+
+    django.setup()
+    from asgi_demo.celery import app
+
+    app.worker_main(["worker", *argv])
+
+
 def main(argv: list[str]) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "asgi_demo.settings")
-    from django.core.management import execute_from_command_line
+    command = argv[0] if argv else "help"
+    if command == "serve":
+        serve(argv[1:])
+    elif command == "worker":
+        worker(argv[1:])
+    else:
+        from django.core.management import execute_from_command_line
 
-    execute_from_command_line(argv)
+        execute_from_command_line(["python -m asgi_demo", *argv])
 
 
 if __name__ == "__main__":
-    main(["python -m asgi_demo", *sys.argv[1:]])
+    main(sys.argv[1:])

@@ -9,4 +9,5 @@ router.register("contracts", ContractViewSet)
 
 urlpatterns = [
     path("api/", include(router.urls)),
+    path("api/", include("django_bulk_drf.urls")),
 ]

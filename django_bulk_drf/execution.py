@@ -6,6 +6,7 @@ Celery tasks call them once per chunk with a viewset rebuilt for the requesting 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,12 +36,17 @@ class BulkOutcome:
 
 
 def execute_payload(
-    viewset: Any, payload: BulkPayload, *, skip_invalid: bool = False, index_offset: int = 0
+    viewset: Any,
+    payload: BulkPayload,
+    *,
+    skip_invalid: bool = False,
+    index_map: Sequence[int] | None = None,
 ) -> BulkOutcome:
     """Run ``payload`` through ``viewset`` inside the caller's transaction.
 
     With ``skip_invalid`` (the background path) invalid items are reported and the rest written;
     otherwise any invalid item raises ``BulkValidationError`` before anything is written.
+    ``index_map`` turns an item's position in ``payload`` into its index in the whole operation.
     """
     if payload.operation == Operation.GET:
         return BulkOutcome(results=read_rows(viewset, payload.items))
@@ -55,8 +61,9 @@ def execute_payload(
     )
     validated = validator.validate(payload.items)
     errors = validated.error_list()
-    for error in errors:
-        error["index"] += index_offset
+    if index_map is not None:
+        for error in errors:
+            error["index"] = index_map[error["index"]]
     if errors and not skip_invalid:
         raise BulkValidationError(payload.total_items, errors)
     outcome = BulkOutcome(errors=errors)

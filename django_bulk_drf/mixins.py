@@ -15,11 +15,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, OperationalError
 from django.urls import NoReverseMatch, reverse
 from rest_framework import status
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView as DRFAPIView
 
-from .exceptions import BulkAPIException, BulkConflict, PayloadTooLarge
+from .background import fail_operation, stage_operation
+from .exceptions import BadBulkRequest, BulkAPIException, BulkConflict, PayloadTooLarge
 from .execution import run_in_transaction
 from .payloads import (
     BulkPayload,
@@ -31,6 +33,7 @@ from .payloads import (
 )
 from .serializers import ValidatedItem, allowed_conflict_targets
 from .settings import bulk_settings
+from .tasks import run_operation
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
 SYNC_MESSAGES = {
@@ -43,6 +46,10 @@ SYNC_MESSAGES = {
 
 
 class DatabaseTimeout(BulkAPIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
@@ -163,17 +170,12 @@ class BulkOperationsMixin:
     async def run_bulk(self, request: Request, payload: BulkPayload) -> Response:
         """Answer at once, or hand the payload to the background path when asked or too large."""
         self.check_bulk_max_records(payload)
-        if self.wants_background(request, payload):
+        if prefers_respond_async(request):
             return await self.start_bulk_operation(request, payload, preference_applied=True)
+        if payload.total_items > self.get_bulk_sync_max_items() and bulk_settings.AUTO_ROUTE:
+            return await self.start_bulk_operation(request, payload)
         self.check_bulk_sync_size(request, payload)
         return Response(await self.run_sync_bulk(payload), status=self.sync_status(payload))
-
-    def wants_background(self, request: Request, payload: BulkPayload) -> bool:
-        prefer = request.headers.get("Prefer", "")
-        if "respond-async" in [part.strip().lower() for part in prefer.split(",")]:
-            return True
-        too_large = payload.total_items > self.get_bulk_sync_max_items()
-        return too_large and bulk_settings.AUTO_ROUTE
 
     def check_bulk_max_records(self, payload: BulkPayload) -> None:
         limit = self.get_bulk_max_records()
@@ -238,11 +240,82 @@ class BulkOperationsMixin:
             raise BulkConflict(f"The database refused the batch: {exc}. Nothing was written.")
         return sync_answer(payload, outcome)
 
+    # -- /bulk/ handlers: the same payloads, processed in the background ---------------------
+
+    async def async_bulk_list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """``GET /bulk/?ids=``: read the rows in the background."""
+        ids = parse_ids(self.get_queryset().model, request.query_params.get("ids", ""))
+        return await self.start_bulk_operation(request, BulkPayload(Operation.GET, ids))
+
+    async def async_bulk_create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """``POST /bulk/``: create, or upsert with ``?unique_fields=``."""
+        return await self.start_bulk_operation(request, await self.get_write_payload(request))
+
+    async def async_bulk_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """``PUT /bulk/``: replace by id, or full upsert with ``?unique_fields=``."""
+        return await self.start_bulk_operation(request, await self.get_write_payload(request))
+
+    async def async_bulk_partial_update(
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> Response:
+        """``PATCH /bulk/``: partial update by id, or partial upsert with ``?unique_fields=``."""
+        return await self.start_bulk_operation(request, await self.get_write_payload(request))
+
+    async def async_bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """``DELETE /bulk/``: delete the rows named by ``?ids=`` or a JSON array of ids."""
+        return await self.start_bulk_operation(request, await self.get_delete_payload(request))
+
     async def start_bulk_operation(
         self, request: Request, payload: BulkPayload, *, preference_applied: bool = False
     ) -> Response:
-        """Stage the payload and answer ``202``; the background path is added by ``tasks``."""
-        raise NotImplementedError
+        """Stage the payload, queue the operation and answer ``202`` with where to follow it."""
+        self.check_bulk_max_records(payload)
+        if not payload.items:
+            raise BadBulkRequest("The array is empty: there is nothing to do.")
+        record = await sync_to_async(self.queue_bulk_operation)(payload)
+        answer = accepted_answer(record, payload)
+        headers = {"Location": answer["status_url"]}
+        if preference_applied:
+            headers["Preference-Applied"] = "respond-async"
+        return Response(answer, status=status.HTTP_202_ACCEPTED, headers=headers)
+
+    def queue_bulk_operation(self, payload: BulkPayload) -> dict[str, str]:
+        record = stage_operation(self, payload, self.get_bulk_chunk_size())
+        try:
+            run_operation.delay(record["task_id"])
+        except Exception as exc:  # the broker refused the task: say so, leave no pending record
+            fail_operation(record["task_id"], f"The task could not be queued: {exc}.")
+            raise ServiceUnavailable(
+                f"The task queue is unavailable ({exc}); nothing was started."
+            ) from exc
+        return record
+
+
+def prefers_respond_async(request: Request) -> bool:
+    """True when the client sent ``Prefer: respond-async`` (RFC 7240)."""
+    preferences = request.headers.get("Prefer", "").lower().replace(";", ",").split(",")
+    return "respond-async" in [preference.strip() for preference in preferences]
+
+
+def operation_urls(operation_id: str) -> dict[str, str]:
+    try:
+        status_url = reverse("bulk-operation-status", args=[operation_id])
+    except NoReverseMatch:
+        status_url = f"/api/operations/{operation_id}/status/"
+    return {"status_url": status_url, "websocket_url": f"/ws/operations/{operation_id}/"}
+
+
+def accepted_answer(record: dict[str, str], payload: BulkPayload) -> dict[str, Any]:
+    """The exact ``202`` body of a background operation."""
+    operation_id = record["task_id"]
+    return {
+        "message": f"Bulk {payload.operation} task started for {payload.total_items} items",
+        "task_id": operation_id,
+        "total_items": payload.total_items,
+        "unique_fields": list(payload.unique_fields),
+        **operation_urls(operation_id),
+        "is_async": True,
+    }
 
 
 def sync_answer(payload: BulkPayload, outcome: Any) -> dict[str, Any]:

@@ -166,6 +166,13 @@ class BulkItemsValidator:
         outcome.items = [item for item in outcome.items if item.index not in outcome.errors]
         return outcome
 
+    def key_errors(self, items: Sequence[Any]) -> ValidationOutcome:
+        """Errors of the items' keys over a whole payload (unreadable keys, duplicates), found
+        without a query: the background path checks them once before its chunks run."""
+        outcome = ValidationOutcome()
+        self._keys(self._objects_only(items, outcome), outcome)
+        return outcome
+
     # -- steps ----------------------------------------------------------------------------------
 
     def _objects_only(self, items: Sequence[Any], outcome: ValidationOutcome) -> dict[int, dict]:

@@ -17,3 +17,7 @@ DATABASE_ROUTERS: list = []
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 ROOT_URLCONF = "tests.urls"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Parallel runs on one machine (several checkouts) each need their own test database.
+if os.environ.get("BULK_TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["BULK_TEST_DB_NAME"]}

@@ -1,0 +1,241 @@
+"""The steps of a background operation, as plain functions the Celery tasks call.
+
+1. ``stage_operation`` (in the request): the payload is split into chunks and saved beside a new
+   operation record; only the operation id goes through the broker.
+2. ``plan_operation`` (first task): checks the keys across the whole payload, so a duplicate in a
+   later chunk is reported on the later item as in the sync path, then marks the operation running.
+3. ``process_chunk`` (one task per chunk, any worker): validates and writes one chunk in its own
+   transaction, with its ledger row, then reports its counts to the record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
+from django.db import DataError, IntegrityError, ProgrammingError, transaction
+from django.http import HttpRequest, QueryDict
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from rest_framework.request import Request
+
+from .execution import MODES, execute_payload, read_rows, set_statement_timeout
+from .models import ChunkLedger
+from .operations import (
+    ChunkReport,
+    OperationStore,
+    get_operation_store,
+    new_operation_id,
+    new_record,
+)
+from .payloads import BulkPayload, Operation
+from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
+from .settings import bulk_settings
+
+logger = logging.getLogger(__name__)
+
+
+class OperationLost(Exception):
+    """The operation record or its staged payload is gone (expired, or the store was wiped)."""
+
+
+def stage_operation(viewset: Any, payload: BulkPayload, chunk_size: int) -> dict[str, str]:
+    """Save the operation record and its payload in chunks; returns the record."""
+    request = viewset.request
+    user = getattr(request, "user", None)
+    operation_id = new_operation_id()
+    chunks = [
+        orjson.dumps(payload.items[start : start + chunk_size])
+        for start in range(0, payload.total_items, chunk_size)
+    ]
+    record = new_record(
+        operation_id,
+        operation=payload.operation,
+        owner_id=user.pk if user is not None and user.is_authenticated else None,
+        viewset=f"{type(viewset).__module__}.{type(viewset).__qualname__}",
+        total=payload.total_items,
+        chunk_size=chunk_size,
+        chunks_total=len(chunks),
+        unique_fields=payload.unique_fields,
+        partial=payload.partial,
+    )
+    record |= {
+        "basename": viewset.basename or "",
+        "path": request.path,
+        "query_string": request.META.get("QUERY_STRING", ""),
+        "method": request.method,
+    }
+    get_operation_store().create(record, chunks)
+    return record
+
+
+def rebuild_viewset(record: dict[str, str]) -> Any:
+    """The viewset of the request that started the operation, with that request's user, so that
+    ``get_queryset()``, serializer context, permissions and ``perform_*`` hooks apply as they did."""
+    viewset_class = import_string(record["viewset"])
+    http_request = HttpRequest()
+    http_request.method = record["method"]
+    http_request.path = record["path"]
+    http_request.META = {
+        "QUERY_STRING": record["query_string"],
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "REQUEST_METHOD": record["method"],
+    }
+    http_request.GET = QueryDict(record["query_string"])
+    viewset = viewset_class()
+    viewset.basename = record["basename"] or None
+    viewset.args, viewset.kwargs = (), {}
+    viewset.format_kwarg = None
+    viewset.action_map = {}
+    viewset.action = f"bulk_{record['operation']}"
+    viewset.bulk_background = True
+    request = Request(http_request, parsers=viewset.get_parsers())
+    request.user = load_user(record["owner_id"])
+    viewset.request = request
+    viewset.headers = {}
+    viewset.check_permissions(request)
+    return viewset
+
+
+def load_user(owner_id: str) -> Any:
+    if not owner_id:
+        return AnonymousUser()
+    user_model = get_user_model()
+    return user_model._default_manager.get(pk=user_model._meta.pk.to_python(owner_id))
+
+
+def plan_operation(operation_id: str, store: OperationStore | None = None) -> int:
+    """Check keys across the whole payload and mark the operation running; returns the number
+    of chunks to process (0 when the operation is gone or has already ended)."""
+    store = store or get_operation_store()
+    record = store.record(operation_id)
+    if record is None:
+        raise OperationLost(f"Operation {operation_id} is unknown or expired.")
+    if record["status"] != "pending":
+        return int(record["chunks_total"]) if record["status"] == "running" else 0
+    viewset = rebuild_viewset(record)
+    payload = payload_of(record, [])
+    if payload.operation in (Operation.UPDATE, Operation.REPLACE, Operation.UPSERT):
+        items = []
+        for index in range(int(record["chunks_total"])):
+            chunk = store.load_chunk(operation_id, index)
+            if chunk is None:
+                raise OperationLost(f"The payload of operation {operation_id} is gone.")
+            items.extend(chunk)
+        checked = BulkItemsValidator(
+            viewset, MODES[payload.operation], partial=payload.partial, unique_fields=payload.unique_fields
+        ).key_errors(items)
+        store.add_errors(operation_id, checked.error_list())
+        store.set_skip_indexes(operation_id, sorted(checked.errors))
+    forget_old_ledger_rows(viewset.get_queryset().db)
+    store.start(operation_id)
+    return int(record["chunks_total"])
+
+
+def payload_of(record: dict[str, str], items: list[Any]) -> BulkPayload:
+    unique_fields = tuple(filter(None, record["unique_fields"].split(",")))
+    return BulkPayload(record["operation"], items, unique_fields, record["partial"] == "1")
+
+
+def process_chunk(operation_id: str, index: int, store: OperationStore | None = None) -> None:
+    """Validate, write and report one chunk; a chunk already committed is reported, not redone."""
+    store = store or get_operation_store()
+    record = store.record(operation_id)
+    if record is None:
+        raise OperationLost(f"Operation {operation_id} is unknown or expired.")
+    if record["status"] not in ("pending", "running"):
+        return
+    if record["cancel_requested"] == "1":
+        store.report_chunk(operation_id, index, ChunkReport(processed=0))
+        return
+    items = store.load_chunk(operation_id, index)
+    if items is None:
+        return  # reported already: the record drops a chunk's payload when it counts it
+    started = time.perf_counter()
+    viewset = rebuild_viewset(record)
+    first_index = index * int(record["chunk_size"])
+    skip = store.skip_indexes(operation_id)
+    kept = [first_index + i for i in range(len(items)) if first_index + i not in skip]
+    payload = payload_of(record, [items[i - first_index] for i in kept])
+    report = apply_chunk(viewset, payload, operation_id, index, kept)
+    report.processed += len(items) - len(kept)
+    store.report_chunk(operation_id, index, report)
+    logger.debug("chunk %s of %s in %.3fs", index, operation_id, time.perf_counter() - started)
+
+
+def apply_chunk(
+    viewset: Any, payload: BulkPayload, operation_id: str, index: int, index_map: Sequence[int]
+) -> ChunkReport:
+    """One chunk in one transaction, with its ledger row; a database refusal rolls back this
+    chunk only and reports each of its items."""
+    if payload.operation == Operation.GET:
+        return ChunkReport(len(payload.items), results=read_rows(viewset, payload.items))
+    db = viewset.get_queryset().db
+    try:
+        with transaction.atomic(using=db):
+            set_statement_timeout(db, bulk_settings.QUERY_TIMEOUT)
+            ledger, created = ChunkLedger.objects.using(db).get_or_create(
+                operation_id=operation_id, chunk_index=index
+            )
+            if not created:
+                return ChunkReport.from_dict(ledger.outcome)
+            outcome = execute_payload(viewset, payload, skip_invalid=True, index_map=index_map)
+            report = ChunkReport(
+                len(payload.items),
+                outcome.result.created_ids,
+                outcome.result.updated_ids,
+                outcome.result.deleted_ids,
+                outcome.errors,
+            )
+            ledger.processed = report.processed
+            ledger.outcome = orjson.loads(orjson.dumps(report.to_dict(), default=str))
+            ledger.save(update_fields=["processed", "outcome"])
+        return report
+    except (IntegrityError, DataError, ProgrammingError) as exc:
+        message = f"The database refused this chunk, which was rolled back: {exc}".strip()
+        errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
+        return ChunkReport(len(payload.items), errors=errors)
+
+
+def committed_counts(operation_id: str, db: str) -> dict[str, int]:
+    """What the committed chunks of an operation wrote, from the ledger."""
+    counts = {"created_count": 0, "updated_count": 0, "deleted_count": 0, "chunks": 0}
+    for outcome in ChunkLedger.objects.using(db).filter(operation_id=operation_id).values_list(
+        "outcome", flat=True
+    ):
+        counts["chunks"] += 1
+        for name in ("created", "updated", "deleted"):
+            counts[f"{name}_count"] += len(outcome.get(f"{name}_ids", []))
+    return counts
+
+
+def fail_operation(operation_id: str, reason: str, store: OperationStore | None = None) -> None:
+    """End the operation ``failed``, saying what its committed chunks wrote."""
+    store = store or get_operation_store()
+    record = store.record(operation_id)
+    if record is None:
+        return
+    try:
+        db = rebuild_viewset(record).get_queryset().db
+    except Exception:  # the viewset itself may be what failed; the ledger is then on "default"
+        db = "default"
+    counts = committed_counts(operation_id, db)
+    store.fail(
+        operation_id,
+        f"{reason} Committed before the failure: {counts['chunks']} chunk(s), "
+        f"{counts['created_count']} created, {counts['updated_count']} updated, "
+        f"{counts['deleted_count']} deleted.",
+    )
+
+
+def forget_old_ledger_rows(db: str) -> None:
+    """Ledger rows are needed while their operation can be redelivered or inspected."""
+    horizon = timezone.now() - timedelta(seconds=bulk_settings.CACHE_TIMEOUT)
+    ChunkLedger.objects.using(db).filter(committed_at__lt=horizon).delete()

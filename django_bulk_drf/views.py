@@ -1,0 +1,66 @@
+"""Operation status and cancellation: ``GET operations/<id>/status/``, ``DELETE operations/<id>/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adrf.views import APIView
+from asgiref.sync import sync_to_async
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from .operations import OperationStore, get_operation_store, parse_operation_id
+
+
+def may_see(record: dict[str, str], user: Any) -> bool:
+    """An operation started by a signed-in user is that user's alone; an anonymous one is
+    reachable by anybody who holds its id."""
+    if not record["owner_id"]:
+        return True
+    return bool(user and user.is_authenticated and str(user.pk) == record["owner_id"])
+
+
+def find_record(store: OperationStore, operation_id: str, user: Any) -> dict[str, str]:
+    canonical = parse_operation_id(operation_id)
+    record = store.record(canonical) if canonical else None
+    if record is None or not may_see(record, user):
+        raise NotFound("No such operation.")
+    return record
+
+
+class OperationStatusView(APIView):
+    """The status of a background operation, with its id lists once it has ended."""
+
+    permission_classes = [AllowAny]
+
+    async def get(self, request: Request, operation_id: str) -> Response:
+        return Response(await sync_to_async(self.read_status)(operation_id, request.user))
+
+    def read_status(self, operation_id: str, user: Any) -> dict[str, Any]:
+        store = get_operation_store()
+        return store.render(find_record(store, operation_id, user))
+
+
+class OperationView(APIView):
+    """``DELETE`` asks the workers to stop the operation between chunks."""
+
+    permission_classes = [AllowAny]
+
+    async def delete(self, request: Request, operation_id: str) -> Response:
+        return await sync_to_async(self.cancel)(operation_id, request.user)
+
+    def cancel(self, operation_id: str, user: Any) -> Response:
+        store = get_operation_store()
+        record = find_record(store, operation_id, user)
+        if not store.request_cancel(record["task_id"]):
+            return Response(
+                {"error": "The operation has already ended.", **store.render(record)},
+                status=status.HTTP_409_CONFLICT,
+            )
+        return Response(
+            {"message": "Cancellation requested", "task_id": record["task_id"], "is_async": True},
+            status=status.HTTP_202_ACCEPTED,
+        )
