@@ -16,6 +16,7 @@ from django.db import DatabaseError, IntegrityError, OperationalError
 from django.urls import NoReverseMatch, reverse
 from rest_framework import status
 from rest_framework.exceptions import APIException
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView as DRFAPIView
@@ -23,6 +24,7 @@ from rest_framework.views import APIView as DRFAPIView
 from .background import fail_operation, stage_operation
 from .exceptions import BadBulkRequest, BulkAPIException, BulkConflict, PayloadTooLarge
 from .execution import run_in_transaction
+from .parsers import CSVParser, OrjsonParser
 from .payloads import (
     BulkPayload,
     Operation,
@@ -66,6 +68,8 @@ class BulkOperationsMixin:
     bulk_unique_fields: list[tuple[str, ...]] | None = None
     #: True on a viewset rebuilt inside a Celery worker.
     bulk_background: bool = False
+    #: JSON (orjson, not capped by ``DATA_UPLOAD_MAX_MEMORY_SIZE``), CSV, and DRF's form parsers.
+    parser_classes = [OrjsonParser, CSVParser, FormParser, MultiPartParser]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

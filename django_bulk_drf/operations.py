@@ -225,7 +225,8 @@ class OperationStore(ABC):
             result = {name: self.id_list(operation_id, name) for name in ID_LISTS}
             if record["operation"] == "get":
                 result["results"] = self.id_list(operation_id, "results")
-        return render_status(record, self.errors(operation_id), result)
+        errors = sorted(self.errors(operation_id), key=lambda error: error.get("index", -1))
+        return render_status(record, errors, result)
 
     def request_cancel(self, operation_id: str) -> bool:
         """Ask the workers to stop between chunks; False when the operation has ended."""

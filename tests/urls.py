@@ -2,11 +2,23 @@ from django.urls import include, path
 
 from asgi_demo.urls import urlpatterns as demo_urlpatterns
 from django_bulk_drf.routers import BulkRouter
-from tests.testapp.views import BookViewSet, EmbeddedContractViewSet, OwnedViewSet
+from tests.testapp.background_views import (
+    FailingChunkContractViewSet,
+    PidTrackingContractViewSet,
+)
+from tests.testapp.views import (
+    BookViewSet,
+    EmbeddedContractViewSet,
+    OwnedViewSet,
+    SlowContractViewSet,
+)
 
 router = BulkRouter()
 router.register("owned", OwnedViewSet, basename="owned")
 router.register("books", BookViewSet)
 router.register("embedded-contracts", EmbeddedContractViewSet, basename="embedded-contract")
+router.register("slow-contracts", SlowContractViewSet, basename="slow-contract")
+router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
+router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
 
 urlpatterns = [*demo_urlpatterns, path("test-api/", include(router.urls))]

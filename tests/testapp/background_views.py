@@ -1,0 +1,39 @@
+"""Viewsets that let the background tests observe the workers from outside."""
+
+import os
+import time
+
+from django.db import connections
+from django_redis import get_redis_connection
+
+from asgi_demo.contracts.models import Contract
+from asgi_demo.contracts.serializers import ContractSerializer
+from django_bulk_drf.viewsets import BulkModelViewSet
+
+CHUNK_PIDS_KEY = "tests:chunk-pids"
+
+
+class PidTrackingContractViewSet(BulkModelViewSet):
+    """Records which worker process wrote each chunk, and takes a moment doing it."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+
+    def perform_bulk_create(self, items):
+        get_redis_connection("default").sadd(CHUNK_PIDS_KEY, os.getpid())
+        time.sleep(0.05)
+        return super().perform_bulk_create(items)
+
+
+class FailingChunkContractViewSet(BulkModelViewSet):
+    """A chunk holding a customer named "boom" hits a real database error after its insert."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+
+    def perform_bulk_create(self, items):
+        result = super().perform_bulk_create(items)
+        if any(item.data.get("customer") == "boom" for item in items):
+            with connections[self.get_queryset().db].cursor() as cursor:
+                cursor.execute("SELECT 1 / 0")
+        return result
