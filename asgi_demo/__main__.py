@@ -21,8 +21,20 @@ def serve(argv: list[str]) -> None:
     from django.core.management import call_command
 
     django.setup()
+    from django.conf import settings
+
+    from asgi_demo.modes import describe_mode
+
     if not options.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
+    if settings.IN_PROCESS_WORKER:
+        if options.workers != 1:
+            parser.error("without REDIS_URL the worker runs inside the server: use --workers 1")
+        from asgi_demo.celery import app
+        from django_bulk_drf.embedded import start_in_process_worker
+
+        start_in_process_worker(app)
+    print(describe_mode(), f"Serving on http://{options.host}:{options.port}/", flush=True)
     import uvicorn
 
     uvicorn.run(

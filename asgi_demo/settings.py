@@ -91,9 +91,12 @@ if REDIS_URL:
     }
     CELERY_BROKER_URL = REDIS_URL
 else:
+    # No Redis: the worker must run inside the serving process (see IN_PROCESS_WORKER).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
+    # The in-memory transport polls its queues; the default second per poll is a second per chunk.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -109,6 +112,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PAGINATION_CLASS": None,
 }
+
+# Without Redis there is no broker another process could read: run the worker in this one.
+IN_PROCESS_WORKER = not REDIS_URL
 
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
