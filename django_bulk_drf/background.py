@@ -76,8 +76,8 @@ def stage_operation(viewset: Any, payload: BulkPayload, chunk_size: int) -> dict
 
 
 def rebuild_viewset(record: dict[str, str]) -> Any:
-    """The viewset of the request that started the operation, with that request's user, so that
-    ``get_queryset()``, serializer context, permissions and ``perform_*`` hooks apply as they did."""
+    """The viewset of the request that started the operation, with that request's user, so
+    that ``get_queryset()``, serializer context, permissions and ``perform_*`` hooks apply."""
     viewset_class = import_string(record["viewset"])
     http_request = HttpRequest()
     http_request.method = record["method"]
@@ -130,7 +130,10 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
                 raise OperationLost(f"The payload of operation {operation_id} is gone.")
             items.extend(chunk)
         checked = BulkItemsValidator(
-            viewset, MODES[payload.operation], partial=payload.partial, unique_fields=payload.unique_fields
+            viewset,
+            MODES[payload.operation],
+            partial=payload.partial,
+            unique_fields=payload.unique_fields,
         ).key_errors(items)
         store.add_errors(operation_id, checked.error_list())
         store.set_skip_indexes(operation_id, sorted(checked.errors))
@@ -166,8 +169,8 @@ def process_chunk(operation_id: str, index: int, store: OperationStore | None = 
     payload = payload_of(record, [items[i - first_index] for i in kept])
     report = apply_chunk(viewset, payload, operation_id, index, kept)
     report.processed += len(items) - len(kept)
+    report.work_ms = int((time.perf_counter() - started) * 1000)
     store.report_chunk(operation_id, index, report)
-    logger.debug("chunk %s of %s in %.3fs", index, operation_id, time.perf_counter() - started)
 
 
 def apply_chunk(
@@ -207,8 +210,10 @@ def apply_chunk(
 def committed_counts(operation_id: str, db: str) -> dict[str, int]:
     """What the committed chunks of an operation wrote, from the ledger."""
     counts = {"created_count": 0, "updated_count": 0, "deleted_count": 0, "chunks": 0}
-    for outcome in ChunkLedger.objects.using(db).filter(operation_id=operation_id).values_list(
-        "outcome", flat=True
+    for outcome in (
+        ChunkLedger.objects.using(db)
+        .filter(operation_id=operation_id)
+        .values_list("outcome", flat=True)
     ):
         counts["chunks"] += 1
         for name in ("created", "updated", "deleted"):
@@ -227,6 +232,7 @@ def fail_operation(operation_id: str, reason: str, store: OperationStore | None 
     except Exception:  # the viewset itself may be what failed; the ledger is then on "default"
         db = "default"
     counts = committed_counts(operation_id, db)
+    logger.warning("bulk operation %s failed: %s", operation_id, reason)
     store.fail(
         operation_id,
         f"{reason} Committed before the failure: {counts['chunks']} chunk(s), "

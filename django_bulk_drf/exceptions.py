@@ -7,7 +7,7 @@ from rest_framework.exceptions import APIException
 
 
 class BulkAPIException(APIException):
-    """An ``APIException`` whose ``detail`` is a ready JSON body, kept as is (numbers stay numbers)."""
+    """An ``APIException`` whose ``detail`` is a ready JSON body, kept as is (numbers stay)."""
 
     def __init__(self, body: dict[str, Any]) -> None:
         self.detail = body

@@ -97,7 +97,7 @@ def run_in_transaction(viewset: Any, payload: BulkPayload, timeout: float, **opt
 
 
 def set_statement_timeout(db: str, seconds: float) -> None:
-    """Cap each statement of the current transaction (PostgreSQL ``SET LOCAL statement_timeout``)."""
+    """Cap each statement of the current transaction (PostgreSQL's ``statement_timeout``)."""
     connection = connections[db]
     if connection.vendor == "postgresql" and seconds:
         with connection.cursor() as cursor:

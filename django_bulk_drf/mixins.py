@@ -23,7 +23,9 @@ from rest_framework.views import APIView as DRFAPIView
 
 from .background import fail_operation, stage_operation
 from .exceptions import BadBulkRequest, BulkAPIException, BulkConflict, PayloadTooLarge
-from .execution import run_in_transaction
+from .execution import BulkOutcome, run_in_transaction
+from .idempotency import once_per_key
+from .metrics import measure, sync_metrics
 from .parsers import CSVParser, OrjsonParser
 from .payloads import (
     BulkPayload,
@@ -36,6 +38,7 @@ from .payloads import (
 from .serializers import ValidatedItem, allowed_conflict_targets
 from .settings import bulk_settings
 from .tasks import run_operation
+from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
 SYNC_MESSAGES = {
@@ -102,6 +105,13 @@ class BulkOperationsMixin:
             return [tuple(target) for target in self.bulk_unique_fields]
         return allowed_conflict_targets(self.get_queryset().model)
 
+    def get_throttles(self) -> list[Any]:
+        """The viewset's throttles, plus the ``bulk`` scope on the ``/bulk/`` endpoints."""
+        throttles = super().get_throttles()
+        if (self.action or "").startswith("async_bulk_") or prefers_respond_async(self.request):
+            throttles.append(BulkOperationThrottle())
+        return throttles
+
     # -- write hooks ------------------------------------------------------------------------------
 
     def perform_bulk_create(self, items: list[ValidatedItem]) -> WriteResult:
@@ -139,7 +149,7 @@ class BulkOperationsMixin:
         return await self.run_bulk(request, await self.get_write_payload(request))
 
     async def bulk_partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """``PATCH`` on the list: partial update by id, or partial upsert with ``?unique_fields=``."""
+        """``PATCH`` on the list: partial update by id, or partial upsert (``?unique_fields=``)."""
         return await self.run_bulk(request, await self.get_write_payload(request))
 
     async def bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -226,11 +236,23 @@ class BulkOperationsMixin:
         return await sync_to_async(self.sync_bulk_answer)(payload)
 
     def sync_bulk_answer(self, payload: BulkPayload) -> dict[str, Any]:
+        if not bulk_settings.ENABLE_METRICS:
+            return sync_answer(payload, self.sync_bulk_outcome(payload))
+        with measure(self.get_queryset().db) as measurement:
+            outcome = self.sync_bulk_outcome(payload)
+        return sync_answer(payload, outcome) | {
+            "metrics": sync_metrics(measurement, payload.total_items)
+        }
+
+    def sync_bulk_outcome(self, payload: BulkPayload) -> BulkOutcome:
+        """The payload validated and written in one transaction; database failures become
+        clear 409/503 answers, and nothing is written."""
         try:
-            outcome = run_in_transaction(self, payload, bulk_settings.SYNC_UPSERT_TIMEOUT)
+            return run_in_transaction(self, payload, bulk_settings.SYNC_UPSERT_TIMEOUT)
         except IntegrityError as exc:
             raise BulkConflict(
-                f"The database refused the batch (a concurrent change?): {exc}. Nothing was written."
+                f"The database refused the batch (a concurrent change?): {exc}. "
+                "Nothing was written."
             ) from exc
         except OperationalError as exc:
             raise DatabaseTimeout(
@@ -241,8 +263,9 @@ class BulkOperationsMixin:
                 }
             ) from exc
         except DatabaseError as exc:
-            raise BulkConflict(f"The database refused the batch: {exc}. Nothing was written.")
-        return sync_answer(payload, outcome)
+            raise BulkConflict(
+                f"The database refused the batch: {exc}. Nothing was written."
+            ) from exc
 
     # -- /bulk/ handlers: the same payloads, processed in the background ---------------------
 
@@ -276,7 +299,9 @@ class BulkOperationsMixin:
         self.check_bulk_max_records(payload)
         if not payload.items:
             raise BadBulkRequest("The array is empty: there is nothing to do.")
-        record = await sync_to_async(self.queue_bulk_operation)(payload)
+        record = await sync_to_async(once_per_key)(
+            request, payload, lambda: self.queue_bulk_operation(payload)
+        )
         answer = accepted_answer(record, payload)
         headers = {"Location": answer["status_url"]}
         if preference_applied:
@@ -322,7 +347,7 @@ def accepted_answer(record: dict[str, str], payload: BulkPayload) -> dict[str, A
     }
 
 
-def sync_answer(payload: BulkPayload, outcome: Any) -> dict[str, Any]:
+def sync_answer(payload: BulkPayload, outcome: BulkOutcome) -> dict[str, Any]:
     """The exact answer body of a synchronous bulk request."""
     result = outcome.result
     if payload.operation == Operation.GET:

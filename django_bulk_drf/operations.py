@@ -10,6 +10,7 @@ record in process behind the same interface.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 from django.core.cache import caches
 
+from .metrics import operation_metrics
 from .settings import bulk_settings
 
 TERMINAL_STATUSES = ("completed", "failed", "cancelled")
@@ -79,6 +81,7 @@ def new_record(
         "chunks_done": "0",
         "cancel_requested": "0",
         "seq": "0",
+        "work_ms": "0",
         "created_at": now_iso(),
         "started_at": "",
         "finished_at": "",
@@ -120,6 +123,8 @@ def render_status(
         status["message"] = record["message"]
     if record.get("unique_fields"):
         status["unique_fields"] = record["unique_fields"].split(",")
+    if bulk_settings.ENABLE_METRICS:
+        status["metrics"] = operation_metrics(record)
     return status
 
 
@@ -143,6 +148,7 @@ class ChunkReport:
         }
         self.errors = errors or []
         self.results = results or []
+        self.work_ms = 0
 
     def increments(self) -> dict[str, int]:
         return {
@@ -152,6 +158,7 @@ class ChunkReport:
             "deleted_count": len(self.ids["deleted_ids"]),
             "error_count": len(self.errors),
             "chunks_done": 1,
+            "work_ms": self.work_ms,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,6 +217,16 @@ class OperationStore(ABC):
 
     @abstractmethod
     def set_skip_indexes(self, operation_id: str, indexes: list[int]) -> None: ...
+
+    @abstractmethod
+    def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:
+        """Take an idempotency key; returns what the key already holds when it is taken."""
+
+    @abstractmethod
+    def set_key(self, key: str, value: dict[str, str], ttl: int) -> None: ...
+
+    @abstractmethod
+    def release_key(self, key: str) -> None: ...
 
     def status(self, operation_id: str) -> dict[str, Any] | None:
         """The public status; the id lists are included once the operation has ended."""
@@ -411,7 +428,23 @@ class RedisOperationStore(OperationStore):
         return [orjson.loads(raw) for raw in self.client.lrange(key, 0, MAX_REPORTED_ERRORS - 1)]
 
     def id_list(self, operation_id: str, name: str) -> list[Any]:
-        return [orjson.loads(raw) for raw in self.client.lrange(f"{record_key(operation_id)}:{name}", 0, -1)]
+        return [
+            orjson.loads(raw)
+            for raw in self.client.lrange(f"{record_key(operation_id)}:{name}", 0, -1)
+        ]
+
+    def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:
+        name = f"bulkdrf:idempotency:{key}"
+        if self.client.set(name, orjson.dumps(value), nx=True, ex=ttl):
+            return None
+        held = self.client.get(name)
+        return orjson.loads(held) if held else self.claim_key(key, value, ttl)
+
+    def set_key(self, key: str, value: dict[str, str], ttl: int) -> None:
+        self.client.set(f"bulkdrf:idempotency:{key}", orjson.dumps(value), ex=ttl)
+
+    def release_key(self, key: str) -> None:
+        self.client.delete(f"bulkdrf:idempotency:{key}")
 
     def skip_indexes(self, operation_id: str) -> set[int]:
         raw = self.client.smembers(f"{record_key(operation_id)}:skip")
@@ -445,6 +478,7 @@ class LocalOperationStore(OperationStore):
         self.reported: dict[str, set[int]] = {}
         self.skipped: dict[str, set[int]] = {}
         self.listeners: list[Callable[[str, dict[str, str]], None]] = []
+        self.keys: dict[str, tuple[float, dict[str, str]]] = {}
 
     def create(self, record: dict[str, str], chunks: list[bytes]) -> None:
         with self.lock:
@@ -521,6 +555,22 @@ class LocalOperationStore(OperationStore):
     def id_list(self, operation_id: str, name: str) -> list[Any]:
         with self.lock:
             return list(self.lists.get((operation_id, name), []))
+
+    def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:
+        with self.lock:
+            expires, held = self.keys.get(key, (0.0, {}))
+            if expires > time.monotonic():
+                return held
+            self.keys[key] = (time.monotonic() + ttl, value)
+            return None
+
+    def set_key(self, key: str, value: dict[str, str], ttl: int) -> None:
+        with self.lock:
+            self.keys[key] = (time.monotonic() + ttl, value)
+
+    def release_key(self, key: str) -> None:
+        with self.lock:
+            self.keys.pop(key, None)
 
     def skip_indexes(self, operation_id: str) -> set[int]:
         with self.lock:

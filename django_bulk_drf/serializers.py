@@ -109,7 +109,9 @@ def or_filter(names: Sequence[str], keys: Iterable[tuple]) -> Q:
     keys = list(keys)
     if len(names) == 1:
         return Q(**{f"{names[0]}__in": [key[0] for key in keys]})
-    return functools.reduce(operator.or_, (Q(**dict(zip(names, key))) for key in keys), Q())
+    return functools.reduce(
+        operator.or_, (Q(**dict(zip(names, key, strict=True))) for key in keys), Q()
+    )
 
 
 def chunked(values: Sequence, size: int = LOOKUP_CHUNK) -> Iterable[Sequence]:
@@ -193,7 +195,7 @@ class BulkItemsValidator:
         return ()
 
     def _keys(self, objects: dict[int, dict], outcome: ValidationOutcome) -> dict[int, tuple]:
-        """Each item's key (pk or conflict target), normalised; duplicates fail on the later item."""
+        """Each item's key (pk or conflict target), normalised; a duplicate fails the later item."""
         names = self._key_names()
         if not names:
             return {}
@@ -225,9 +227,14 @@ class BulkItemsValidator:
         errors = {}
         for name in names:
             raw = item.get(name, empty)
-            if raw is empty:
-                if self.mode == BulkMode.UPDATE:
-                    errors[name] = ["This field is required to find the row to update."]
+            if raw is empty and self.mode == BulkMode.UPDATE:
+                errors[name] = ["This field is required to find the row to update."]
+                continue
+            if raw is empty or raw is None:
+                # A missing key means a new row: the serializer reports what it lacks, unless
+                # it does not validate that field (a read-only primary key, say).
+                if not self._validates_field(name):
+                    errors[name] = ["This field is required."]
                     continue
                 values.append(None)
                 continue
@@ -240,6 +247,10 @@ class BulkItemsValidator:
             outcome.add_error(index, errors)
             return None
         return tuple(values)
+
+    def _validates_field(self, name: str) -> bool:
+        serializer_field = self.child.fields.get(name)
+        return serializer_field is not None and not serializer_field.read_only
 
     def _key_value(self, name: str, raw: Any) -> Any:
         serializer_field = self.child.fields.get(name)
@@ -323,7 +334,11 @@ class BulkItemsValidator:
                 continue
             if serializer_field.read_only or serializer_field.pk_field is not None:
                 continue
-            raw_values = {item[name] for item in items if item.get(name) is not None}
+            raw_values = {
+                item[name]
+                for item in items
+                if item.get(name) is not None and not isinstance(item[name], dict | list)
+            }
             resolve = _BatchedPrimaryKeyLookup(serializer_field, raw_values)
             serializer_field.to_internal_value = resolve
 
@@ -355,7 +370,7 @@ class BulkItemsValidator:
         return unique_sets
 
     def _missing_unique_fields(self, data: dict) -> dict[str, list[str]]:
-        """A new row must carry every field of its unique sets, as ``UniqueTogetherValidator`` says."""
+        """A new row must carry every field of its unique sets (``UniqueTogetherValidator``)."""
         missing = {}
         for unique_set in self.unique_sets:
             if unique_set.error_key != NON_FIELD_ERRORS:
@@ -406,7 +421,8 @@ class BulkItemsValidator:
         if any(value is None for value in values):
             return None
         if item.instance is not None and all(
-            getattr(item.instance, source) == value for source, value in zip(sources, values)
+            getattr(item.instance, source) == value
+            for source, value in zip(sources, values, strict=True)
         ):
             return None
         return tuple(v.pk if isinstance(v, models.Model) else v for v in values)

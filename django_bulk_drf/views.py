@@ -1,4 +1,4 @@
-"""Operation status and cancellation: ``GET operations/<id>/status/``, ``DELETE operations/<id>/``."""
+"""Operation status and cancellation: ``GET operations/<id>/status/``, ``DELETE …/<id>/``."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ an existing row; model-side values still apply (defaults on insert, ``auto_now``
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,20 @@ def build_instance(model: type[models.Model], data: dict[str, Any]) -> models.Mo
     """A new instance: model defaults fill what the item left out."""
     columns = {f.name for f in model_fields_for(model, data)}
     return model(**{name: value for name, value in data.items() if name in columns})
+
+
+def proposed_row(model: type[models.Model], item: ValidatedItem) -> models.Model:
+    """The row an upsert item proposes to insert.
+
+    For a row that exists, its stored values fill the columns the item omits: the database checks
+    NOT NULL on the proposed row before the conflict turns it into an update of the given fields.
+    """
+    if item.instance is None:
+        return build_instance(model, item.data)
+    instance = copy.copy(item.instance)
+    for model_field in model_fields_for(model, item.data):
+        setattr(instance, model_field.attname, _attname_value(model_field, item.data))
+    return instance
 
 
 def create_rows(
@@ -202,7 +217,7 @@ class UpsertStatement:
         return "%s"
 
     def _row_params(self, item: ValidatedItem) -> list[Any]:
-        instance = build_instance(self.model, item.data)
+        instance = proposed_row(self.model, item)
         values = []
         for model_field in self.columns:
             value = model_field.pre_save(instance, add=True)

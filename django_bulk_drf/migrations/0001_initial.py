@@ -4,25 +4,32 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ChunkLedger',
+            name="ChunkLedger",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('operation_id', models.UUIDField(db_index=True)),
-                ('chunk_index', models.IntegerField()),
-                ('processed', models.IntegerField(default=0)),
-                ('outcome', models.JSONField(default=dict)),
-                ('committed_at', models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("operation_id", models.UUIDField(db_index=True)),
+                ("chunk_index", models.IntegerField()),
+                ("processed", models.IntegerField(default=0)),
+                ("outcome", models.JSONField(default=dict)),
+                ("committed_at", models.DateTimeField(auto_now_add=True, db_index=True)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('operation_id', 'chunk_index'), name='bulk_drf_chunk_once')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("operation_id", "chunk_index"), name="bulk_drf_chunk_once"
+                    )
+                ],
             },
         ),
     ]

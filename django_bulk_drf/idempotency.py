@@ -1,0 +1,93 @@
+"""``Idempotency-Key`` on the requests that start background operations.
+
+Following the IETF httpapi draft: a retried request with the same key and the same payload gets
+the operation the first one started (``202``, same ``task_id``); the same key with another payload
+is a ``422``; a retry that arrives while the first request is still being accepted is a ``409``.
+Keys are scoped to the user (anonymous clients share one scope) and kept as long as operation
+records (``BULK_DRF_CACHE_TIMEOUT``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from rest_framework import status
+
+from .exceptions import BulkAPIException
+from .operations import OperationStore, get_operation_store
+from .payloads import BulkPayload
+from .settings import bulk_settings
+
+ACCEPTING_TTL = 60
+
+
+class IdempotencyKeyInUse(BulkAPIException):
+    status_code = status.HTTP_409_CONFLICT
+
+
+class IdempotencyKeyReused(BulkAPIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+
+def payload_fingerprint(request: Any, payload: BulkPayload) -> str:
+    """What makes two requests "the same": method, path, query and the parsed payload."""
+    digest = hashlib.sha256()
+    digest.update(
+        f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}".encode()
+    )
+    digest.update(orjson.dumps(payload.to_dict(), option=orjson.OPT_SORT_KEYS, default=str))
+    return digest.hexdigest()
+
+
+def once_per_key(
+    request: Any, payload: BulkPayload, start: Callable[[], dict[str, str]]
+) -> dict[str, str]:
+    """Run ``start`` (which stages and queues an operation, returning its record) at most once
+    per idempotency key; without the header, just run it."""
+    key = request.headers.get("Idempotency-Key")
+    if not key:
+        return start()
+    store = get_operation_store()
+    user = request.user
+    scoped_key = f"{user.pk if user and user.is_authenticated else 'anonymous'}:{key}"
+    fingerprint = payload_fingerprint(request, payload)
+    held = store.claim_key(
+        scoped_key, {"fingerprint": fingerprint, "operation_id": ""}, ACCEPTING_TTL
+    )
+    if held is not None:
+        record = replayed_record(store, scoped_key, held, fingerprint)
+        if record is not None:
+            return record
+        return once_per_key(request, payload, start)
+    try:
+        record = start()
+    except BaseException:
+        store.release_key(scoped_key)
+        raise
+    store.set_key(
+        scoped_key,
+        {"fingerprint": fingerprint, "operation_id": record["task_id"]},
+        bulk_settings.CACHE_TIMEOUT,
+    )
+    return record
+
+
+def replayed_record(
+    store: OperationStore, scoped_key: str, held: dict[str, str], fingerprint: str
+) -> dict[str, str] | None:
+    """The operation a key already started; None when that operation has expired."""
+    if held["fingerprint"] != fingerprint:
+        raise IdempotencyKeyReused(
+            {"error": "This Idempotency-Key was used with a different request payload."}
+        )
+    if not held["operation_id"]:
+        raise IdempotencyKeyInUse(
+            {"error": "A request with this Idempotency-Key is still being accepted; retry later."}
+        )
+    record = store.record(held["operation_id"])
+    if record is None:
+        store.release_key(scoped_key)
+    return record
