@@ -12,8 +12,6 @@ item is done here with one query per batch:
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,13 +102,12 @@ def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]
     return list(dict.fromkeys(targets))
 
 
-def or_filter(names: Sequence[str], keys: Iterable[tuple]) -> Q:
-    """A filter matching any of the key tuples, as ``IN`` for a single field."""
+def key_filter(names: Sequence[str], keys: Iterable[tuple]) -> Q:
+    """A filter matching at least the rows with these keys: one ``IN`` list per field, which
+    compiles and plans far faster than an ``OR`` of ``AND`` terms. Callers match exact tuples."""
     keys = list(keys)
-    if len(names) == 1:
-        return Q(**{f"{names[0]}__in": [key[0] for key in keys]})
-    return functools.reduce(
-        operator.or_, (Q(**dict(zip(names, key, strict=True))) for key in keys), Q()
+    return Q(
+        **{f"{name}__in": {key[position] for key in keys} for position, name in enumerate(names)}
     )
 
 
@@ -269,7 +266,7 @@ class BulkItemsValidator:
         wanted = [key for key in dict.fromkeys(keys.values()) if None not in key]
         existing: dict[tuple, models.Model] = {}
         for chunk in chunked(wanted):
-            for row in self.scoped_queryset.filter(or_filter(names, chunk)):
+            for row in self.scoped_queryset.filter(key_filter(names, chunk)):
                 existing[tuple(getattr(row, name) for name in names)] = row
         if self.mode == BulkMode.UPDATE:
             for index, key in keys.items():
@@ -291,7 +288,7 @@ class BulkItemsValidator:
         manager = self.model._default_manager.db_manager(self.db)
         hidden: set[tuple] = set()
         for chunk in chunked(missing):
-            hidden.update(manager.filter(or_filter(names, chunk)).values_list(*names))
+            hidden.update(manager.filter(key_filter(names, chunk)).values_list(*names))
         for index, key in keys.items():
             if key in hidden:
                 outcome.add_error(
@@ -401,7 +398,7 @@ class BulkItemsValidator:
             return
         manager = self.model._default_manager.db_manager(self.db)
         for chunk in chunked(list(claims)):
-            taken = manager.filter(or_filter(sources, chunk)).values_list("pk", *sources)
+            taken = manager.filter(key_filter(sources, chunk)).values_list("pk", *sources)
             for pk, *values in taken:
                 item = claims.get(tuple(values))
                 if item is not None and (item.instance is None or item.instance.pk != pk):

@@ -23,7 +23,8 @@ MAX_QUERY_PARAMS = 32_000
 
 @dataclass
 class WriteResult:
-    """The primary keys a write touched, in payload order."""
+    """The primary keys a write touched (created and deleted in payload order, upserted in key
+    order)."""
 
     created_ids: list[Any] = field(default_factory=list)
     updated_ids: list[Any] = field(default_factory=list)
@@ -136,18 +137,31 @@ def upsert_rows(
     unique_fields: Sequence[str],
     batch_size: int,
 ) -> WriteResult:
-    """``INSERT … ON CONFLICT (unique_fields) DO UPDATE`` the fields each item carries.
+    """``INSERT … ON CONFLICT (unique_fields) DO UPDATE`` the fields each item carries, in key
+    order (so the ids come back in that order).
 
     On PostgreSQL ``RETURNING pk, (xmax = 0)`` tells inserted from updated rows in the same round
     trip. Elsewhere the rows that existed are those the items were validated against.
     """
     writer = UpsertStatement(queryset.model, connections[queryset.db], unique_fields)
     result = WriteResult()
-    for present, group in group_by_present_fields(items).items():
+    for present, group in group_by_present_fields(in_key_order(items, unique_fields)).items():
         rows_per_statement = max(1, min(batch_size, MAX_QUERY_PARAMS // writer.column_count))
         for start in range(0, len(group), rows_per_statement):
             result.merge(writer.execute(group[start : start + rows_per_statement], present))
     return result
+
+
+def in_key_order(items: Sequence[ValidatedItem], names: Sequence[str]) -> list[ValidatedItem]:
+    """Items sorted by their conflict key: concurrent upserts of overlapping keys then lock
+    rows in the same order, and cannot deadlock."""
+
+    def key(item: ValidatedItem) -> tuple:
+        values = (item.data.get(name) for name in names)
+        values = (value.pk if isinstance(value, models.Model) else value for value in values)
+        return tuple((value is None, value if value is not None else 0) for value in values)
+
+    return sorted(items, key=key)
 
 
 class UpsertStatement:

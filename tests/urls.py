@@ -9,6 +9,7 @@ from tests.testapp.background_views import (
 from tests.testapp.views import (
     BookViewSet,
     EmbeddedContractViewSet,
+    LimitedContractViewSet,
     OwnedViewSet,
     SlowContractViewSet,
 )
@@ -18,6 +19,7 @@ router.register("owned", OwnedViewSet, basename="owned")
 router.register("books", BookViewSet)
 router.register("embedded-contracts", EmbeddedContractViewSet, basename="embedded-contract")
 router.register("slow-contracts", SlowContractViewSet, basename="slow-contract")
+router.register("limited-contracts", LimitedContractViewSet, basename="limited-contract")
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
 router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
 

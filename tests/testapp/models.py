@@ -10,9 +10,15 @@ class Owned(models.Model):
     quantity = models.IntegerField(default=0)
     note = models.CharField(max_length=100, blank=True, default="")
 
+    def __str__(self) -> str:
+        return self.sku
+
 
 class Author(models.Model):
     name = models.CharField(max_length=100)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Book(models.Model):
@@ -22,3 +28,6 @@ class Book(models.Model):
     isbn = models.CharField(max_length=20, unique=True)
     author = models.ForeignKey(Author, on_delete=models.CASCADE)
     pages = models.IntegerField(default=100)
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,3 +1,7 @@
+import threading
+import time
+
+from asgiref.sync import sync_to_async
 from rest_framework.permissions import IsAuthenticated
 
 from asgi_demo.contracts.models import Contract
@@ -17,8 +21,9 @@ class OwnedViewSet(BulkModelViewSet):
     def get_queryset(self):
         return Owned.objects.filter(owner=self.request.user)
 
-    def perform_acreate(self, serializer):
-        return serializer.asave(owner=self.request.user)
+    async def perform_acreate(self, serializer):
+        # A plain DRF serializer has no ``asave``: save it off the event loop.
+        await sync_to_async(serializer.save)(owner=self.request.user)
 
     def perform_bulk_create(self, items):
         for item in items:
@@ -41,3 +46,27 @@ class EmbeddedContractViewSet(BulkModelViewSet):
 
     queryset = Contract.objects.using("embedded")
     serializer_class = ContractSerializer
+
+
+class SlowContractViewSet(BulkModelViewSet):
+    """Contracts whose bulk create notes the thread it runs on and takes half a second: the tests
+    check that this work stays off the event loop and does not hold up other requests."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+    write_delay = 0.5
+    write_threads: list[int] = []
+
+    def perform_bulk_create(self, items):
+        self.write_threads.append(threading.get_ident())
+        time.sleep(self.write_delay)
+        return super().perform_bulk_create(items)
+
+
+class LimitedContractViewSet(BulkModelViewSet):
+    """Contracts with per-viewset limits: three items at once, upserts by number and year only."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+    bulk_sync_max_items = 3
+    bulk_unique_fields = [("contract_number", "year")]
