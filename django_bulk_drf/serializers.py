@@ -25,6 +25,8 @@ from rest_framework.relations import PrimaryKeyRelatedField
 from rest_framework.settings import api_settings
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
+from .fastpath import fast_validator_for
+
 NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
 LOOKUP_CHUNK = 1000
 
@@ -143,6 +145,8 @@ class BulkItemsValidator:
         self.pk_name = self.model._meta.pk.name
         self.child = viewset.get_serializer(partial=partial)
         self.unique_sets = self._take_unique_validators() if batch_queries else []
+        fast = fast_validator_for(self.child) if batch_queries else None
+        self.run_child_validation = fast or self.child.run_validation
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -283,8 +287,8 @@ class BulkItemsValidator:
         names = self._key_names()
         missing = [key for key in dict.fromkeys(keys.values()) if None not in key]
         missing = [key for key in missing if key not in existing]
-        if not missing:
-            return
+        if not missing or not self.scoped_queryset.query.has_filters():
+            return  # an unfiltered queryset hides no row
         manager = self.model._default_manager.db_manager(self.db)
         hidden: set[tuple] = set()
         for chunk in chunked(missing):
@@ -306,7 +310,7 @@ class BulkItemsValidator:
         self.child.instance = instance
         self.child.partial = partial
         try:
-            data = self.child.run_validation(item)
+            data = self.run_child_validation(item)
         except ValidationError as exc:
             outcome.add_error(index, exc.detail)
             return None

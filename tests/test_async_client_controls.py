@@ -10,7 +10,10 @@ from rest_framework.settings import api_settings
 from asgi_demo.contracts.models import Contract
 from tests.fixtures.operations import wait_until_ended
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker_settled"),
+]
 
 
 async def test_same_idempotency_key_and_body_return_the_same_operation(api, contract_items):
@@ -44,7 +47,8 @@ async def test_idempotency_keys_are_scoped_to_the_user(api, alice, bob):
         "/test-api/owned/bulk/", json=body, headers={**alice.headers, "Idempotency-Key": "k"}
     )
     second = await api.post(
-        "/test-api/owned/bulk/", json=[{"sku": "S2", "quantity": 1}],
+        "/test-api/owned/bulk/",
+        json=[{"sku": "S2", "quantity": 1}],
         headers={**bob.headers, "Idempotency-Key": "k"},
     )
 
@@ -73,7 +77,9 @@ async def test_the_bulk_throttle_scope_caps_operations_per_user(api, contract_it
     rest_framework = {**api_settings.user_settings, "DEFAULT_THROTTLE_RATES": rates}
     with override_settings(REST_FRAMEWORK=rest_framework):
         codes = [
-            (await api.post("/api/contracts/bulk/", json=contract_items(1, prefix=f"T{i}"))).status_code
+            (
+                await api.post("/api/contracts/bulk/", json=contract_items(1, prefix=f"T{i}"))
+            ).status_code
             for i in range(3)
         ]
         sync = await api.post("/api/contracts/", json=contract_items(1, prefix="sync"))

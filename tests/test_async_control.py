@@ -13,7 +13,10 @@ from tests.fixtures.operations import run_bulk, wait_until_ended
 from tests.testapp.background_views import CHUNK_PIDS_KEY
 from tests.testapp.models import Owned
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker_settled"),
+]
 
 
 async def test_prefer_respond_async_hands_a_small_array_to_the_background(api, contract_items):
@@ -92,9 +95,7 @@ async def test_the_broker_message_carries_the_operation_id_not_the_rows(api, con
     assert status["created_count"] == 10_000
 
 
-async def test_two_worker_processes_share_one_operation_and_counts_are_exact(
-    api, contract_items
-):
+async def test_two_worker_processes_share_one_operation_and_counts_are_exact(api, contract_items):
     redis = get_redis_connection("default")
     redis.delete(CHUNK_PIDS_KEY)
     with override_settings(BULK_DRF_CHUNK_SIZE=20):
@@ -163,7 +164,9 @@ async def test_a_users_operation_is_hidden_from_other_users_and_anonymous(api, a
     assert (await api.get(status_url, headers=bob.headers)).status_code == 404
     assert (await api.get(status_url)).status_code == 404
     assert (await api.delete(f"/api/operations/{operation_id}/")).status_code == 404
-    assert (await api.delete(f"/api/operations/{operation_id}/", headers=bob.headers)).status_code == 404
+    assert (
+        await api.delete(f"/api/operations/{operation_id}/", headers=bob.headers)
+    ).status_code == 404
 
 
 async def test_an_anonymous_operation_is_reachable_by_its_id(api, contract_items):
@@ -181,15 +184,23 @@ async def test_the_worker_sees_only_the_requesting_users_rows(api, alice, bob):
     alice_ids = [row.pk async for row in Owned.objects.order_by("pk")]
 
     _, updated = await run_bulk(
-        api, "PATCH", "/test-api/owned/bulk/", headers=bob.headers,
+        api,
+        "PATCH",
+        "/test-api/owned/bulk/",
+        headers=bob.headers,
         json=[{"id": alice_ids[0], "quantity": 99}],
     )
     _, upserted = await run_bulk(
-        api, "POST", "/test-api/owned/bulk/?unique_fields=sku", headers=bob.headers,
+        api,
+        "POST",
+        "/test-api/owned/bulk/?unique_fields=sku",
+        headers=bob.headers,
         json=[{"sku": "A2", "quantity": 50}, {"sku": "B1", "quantity": 5}],
     )
     _, deleted = await run_bulk(
-        api, "DELETE", f"/test-api/owned/bulk/?ids={alice_ids[0]},{alice_ids[1]}",
+        api,
+        "DELETE",
+        f"/test-api/owned/bulk/?ids={alice_ids[0]},{alice_ids[1]}",
         headers=bob.headers,
     )
     _, read = await run_bulk(

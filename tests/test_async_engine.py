@@ -13,8 +13,18 @@ from django_bulk_drf.models import ChunkLedger
 from django_bulk_drf.operations import ChunkReport, get_operation_store
 from django_bulk_drf.payloads import BulkPayload
 from tests.conftest import contract_item
+from tests.fixtures.services import unfinished_operations
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("end_staged")]
+
+
+@pytest.fixture
+def end_staged():
+    """These tests stage operations no task will run: end them, so nothing waits for them."""
+    yield
+    store = get_operation_store()
+    for key in unfinished_operations():
+        store.fail(key.rsplit(":", 1)[-1], "The test that staged this operation has ended.")
 
 
 def staged_operation(items, *, chunk_size=10, operation="create", unique_fields=()):

@@ -8,7 +8,10 @@ from asgi_demo.contracts.models import Contract
 from tests.conftest import contract_item
 from tests.fixtures.operations import run_bulk
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("celery_worker_settled"),
+]
 
 STATUS_KEYS = {
     "task_id",
@@ -130,13 +133,17 @@ async def test_bulk_delete_by_ids_and_by_array(api, saved_contracts):
     assert await Contract.objects.acount() == 2
 
 
-async def test_bulk_replace_by_id_writes_every_field_and_reports_missing_rows(
-    api, saved_contracts
-):
+async def test_bulk_replace_by_id_writes_every_field_and_reports_missing_rows(api, saved_contracts):
     rows = await saved_contracts(3)
     items = [
-        {"id": rows[0].pk, "contract_number": "R0", "year": 2030, "amount": "1.00",
-         "customer": "Replaced", "status": "closed"},
+        {
+            "id": rows[0].pk,
+            "contract_number": "R0",
+            "year": 2030,
+            "amount": "1.00",
+            "customer": "Replaced",
+            "status": "closed",
+        },
         {"id": rows[1].pk, "amount": "2.00"},
         {"id": 987654, "contract_number": "R9", "year": 2030, "amount": "1.00", "customer": "x"},
     ]
@@ -156,7 +163,9 @@ async def test_bulk_partial_update_touches_only_given_fields(api, saved_contract
     rows = await saved_contracts(2, status="active")
 
     accepted, status = await run_bulk(
-        api, "PATCH", "/api/contracts/bulk/",
+        api,
+        "PATCH",
+        "/api/contracts/bulk/",
         json=[{"id": rows[0].pk, "amount": "7.00"}, {"id": rows[1].pk, "status": "paused"}],
     )
 
