@@ -22,6 +22,8 @@ from django.utils import timezone
 
 from .serializers import ValidatedItem
 
+# Backends whose INSERT can return the new primary keys.
+RETURNING_VENDORS = ("postgresql", "sqlite")
 # PostgreSQL and SQLite accept at most this many bind parameters in one statement.
 MAX_QUERY_PARAMS = 32_000
 
@@ -86,13 +88,15 @@ def proposed_row(model: type[models.Model], item: ValidatedItem) -> models.Model
 def create_rows(
     queryset: models.QuerySet, items: Sequence[ValidatedItem], batch_size: int
 ) -> WriteResult:
-    """Insert every item; returns the new primary keys in payload order."""
-    model = queryset.model
-    instances = [build_instance(model, item.data) for item in items]
-    queryset.model._default_manager.db_manager(queryset.db).bulk_create(
-        instances, batch_size=batch_size
-    )
-    return WriteResult(created_ids=[instance.pk for instance in instances])
+    """Insert every item; returns the new primary keys."""
+    connection = connections[queryset.db]
+    if connection.vendor not in RETURNING_VENDORS:
+        instances = [build_instance(queryset.model, item.data) for item in items]
+        queryset.model._default_manager.db_manager(queryset.db).bulk_create(
+            instances, batch_size=batch_size
+        )
+        return WriteResult(created_ids=[instance.pk for instance in instances])
+    return write_in_batches(InsertStatement(queryset.model, connection), items, batch_size)
 
 
 def update_rows(
@@ -148,9 +152,19 @@ def upsert_rows(
     On PostgreSQL ``RETURNING pk, (xmax = 0)`` tells inserted from updated rows in the same round
     trip. Elsewhere the rows that existed are those the items were validated against.
     """
-    writer = UpsertStatement(queryset.model, connections[queryset.db], unique_fields)
+    writer = InsertStatement(queryset.model, connections[queryset.db], unique_fields)
+    return write_in_batches(writer, in_key_order(items, unique_fields), batch_size)
+
+
+def write_in_batches(
+    writer: InsertStatement, items: Sequence[ValidatedItem], batch_size: int
+) -> WriteResult:
+    """One ``COPY`` per group of items with the same fields, or ``VALUES`` of ``batch_size``."""
     result = WriteResult()
-    for present, group in group_by_present_fields(in_key_order(items, unique_fields)).items():
+    for present, group in group_by_present_fields(items).items():
+        if writer.copies(len(group)):
+            result.merge(writer.execute(group, present))
+            continue
         rows_per_statement = max(1, min(batch_size, MAX_QUERY_PARAMS // writer.column_count))
         for start in range(0, len(group), rows_per_statement):
             result.merge(writer.execute(group[start : start + rows_per_statement], present))
@@ -169,8 +183,9 @@ def in_key_order(items: Sequence[ValidatedItem], names: Sequence[str]) -> list[V
     return sorted(items, key=key)
 
 
-class UpsertStatement:
-    """Builds and runs one multi-row upsert for a model on one connection.
+class InsertStatement:
+    """Builds and runs one multi-row insert (an upsert when given ``unique_fields``) for a model
+    on one connection.
 
     Large groups on PostgreSQL are sent with ``COPY`` into a session-local staging table, then
     merged with one ``INSERT … SELECT … ON CONFLICT``: far less parsing and parameter handling
@@ -178,7 +193,7 @@ class UpsertStatement:
     """
 
     def __init__(
-        self, model: type[models.Model], connection: Any, unique_fields: Sequence[str]
+        self, model: type[models.Model], connection: Any, unique_fields: Sequence[str] = ()
     ) -> None:
         self.model = model
         self.connection = connection
@@ -196,9 +211,13 @@ class UpsertStatement:
         self.returns_inserted_flag = connection.vendor == "postgresql"
         self.rows = RowBuilder(model, self.columns, connection)
 
+    def copies(self, row_count: int) -> bool:
+        """Whether ``row_count`` rows go through ``COPY`` (in one go, whatever their number)."""
+        return self.returns_inserted_flag and row_count >= COPY_MIN_ROWS
+
     def execute(self, items: Sequence[ValidatedItem], present: frozenset[str]) -> WriteResult:
         rows = self.rows.build(items)
-        if self.returns_inserted_flag and len(rows) >= COPY_MIN_ROWS:
+        if self.copies(len(rows)):
             returned = self._copy_and_merge(rows, present)
         else:
             returned = self._insert_values(rows, present)
@@ -236,9 +255,11 @@ class UpsertStatement:
             with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            order = f" ORDER BY {target}" if target else ""
             cursor.execute(
-                f"INSERT INTO {self._table()} ({columns}) SELECT {columns} FROM {stage} "
-                f"ORDER BY {target}" + self._on_conflict(present)
+                f"INSERT INTO {self._table()} ({columns}) SELECT {columns} FROM {stage}"
+                + order
+                + self._on_conflict(present)
             )
             returned = cursor.fetchall()
             cursor.execute(f"TRUNCATE {stage}")
@@ -251,15 +272,19 @@ class UpsertStatement:
         return ", ".join(self.quote(f.column) for f in self.columns)
 
     def _on_conflict(self, present: frozenset[str]) -> str:
+        """``ON CONFLICT … DO UPDATE`` of the fields present (none without a target), and the
+        ``RETURNING`` clause."""
+        returning = self.quote(self.model._meta.pk.column)
+        if self.returns_inserted_flag:
+            returning += ", (xmax = 0)"
+        if not self.target:
+            return f" RETURNING {returning}"
         target_names = {f.name for f in self.target}
         updated = [f for f in model_fields_for(self.model, present) if f.name not in target_names]
         updated = list({f.column: f for f in updated + self.bumped}.values()) or self.target[:1]
         assignments = ", ".join(
             f"{self.quote(f.column)} = EXCLUDED.{self.quote(f.column)}" for f in updated
         )
-        returning = self.quote(self.model._meta.pk.column)
-        if self.returns_inserted_flag:
-            returning += ", (xmax = 0)"
         target = ", ".join(self.quote(f.column) for f in self.target)
         return f" ON CONFLICT ({target}) DO UPDATE SET {assignments} RETURNING {returning}"
 

@@ -4,15 +4,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.test import override_settings
-from rest_framework.test import APIRequestFactory
 
 from asgi_demo.contracts.models import Contract
-from asgi_demo.contracts.views import ContractViewSet
 from django_bulk_drf import background, tasks
 from django_bulk_drf.models import ChunkLedger
 from django_bulk_drf.operations import ChunkReport, get_operation_store
-from django_bulk_drf.payloads import BulkPayload
 from tests.conftest import contract_item
+from tests.fixtures.operations import staged_operation
 from tests.fixtures.services import unfinished_operations
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("end_staged")]
@@ -25,17 +23,6 @@ def end_staged():
     store = get_operation_store()
     for key in unfinished_operations():
         store.fail(key.rsplit(":", 1)[-1], "The test that staged this operation has ended.")
-
-
-def staged_operation(items, *, chunk_size=10, operation="create", unique_fields=()):
-    """A staged operation as a POST /bulk/ would leave it, without starting any task."""
-    request = APIRequestFactory().post("/api/contracts/bulk/")
-    viewset = ContractViewSet(
-        request=request, basename="contract", kwargs={}, format_kwarg=None, action_map={}
-    )
-    viewset.request = viewset.initialize_request(request)
-    payload = BulkPayload(operation, items, tuple(unique_fields), operation == "upsert")
-    return background.stage_operation(viewset, payload, chunk_size)["task_id"]
 
 
 def test_a_chunk_applied_twice_writes_once_and_reports_the_same():
