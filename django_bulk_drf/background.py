@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.db import DataError, IntegrityError, ProgrammingError, transaction
+from django.db import DataError, IntegrityError, OperationalError, ProgrammingError, transaction
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -201,10 +201,21 @@ def apply_chunk(
             ledger.outcome = orjson.loads(orjson.dumps(report.to_dict(), default=str))
             ledger.save(update_fields=["processed", "outcome"])
         return report
+    except OperationalError as exc:
+        if not is_statement_timeout(exc):
+            raise  # the database is unreachable: the task retries the chunk
+        message = f"This chunk exceeded BULK_DRF_QUERY_TIMEOUT and was rolled back: {exc}".strip()
+        errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
+        return ChunkReport(len(payload.items), errors=errors)
     except (IntegrityError, DataError, ProgrammingError) as exc:
         message = f"The database refused this chunk, which was rolled back: {exc}".strip()
         errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
         return ChunkReport(len(payload.items), errors=errors)
+
+
+def is_statement_timeout(exc: OperationalError) -> bool:
+    """PostgreSQL cancelled the statement (``statement_timeout``): SQLSTATE 57014."""
+    return getattr(exc.__cause__, "sqlstate", None) == "57014"
 
 
 def committed_counts(operation_id: str, db: str) -> dict[str, int]:
