@@ -184,11 +184,9 @@ def apply_chunk(
     try:
         with transaction.atomic(using=db):
             set_statement_timeout(db, bulk_settings.QUERY_TIMEOUT)
-            ledger, created = ChunkLedger.objects.using(db).get_or_create(
-                operation_id=operation_id, chunk_index=index
-            )
-            if not created:
-                return ChunkReport.from_dict(ledger.outcome)
+            applied = ChunkLedger.claim(db, operation_id, index)
+            if applied is not None:
+                return ChunkReport.from_dict(applied.outcome)
             outcome = execute_payload(viewset, payload, skip_invalid=True, index_map=index_map)
             report = ChunkReport(
                 len(payload.items),
@@ -197,9 +195,12 @@ def apply_chunk(
                 outcome.result.deleted_ids,
                 outcome.errors,
             )
-            ledger.processed = report.processed
-            ledger.outcome = orjson.loads(orjson.dumps(report.to_dict(), default=str))
-            ledger.save(update_fields=["processed", "outcome"])
+            ChunkLedger.objects.using(db).filter(
+                operation_id=operation_id, chunk_index=index
+            ).update(
+                processed=report.processed,
+                outcome=orjson.loads(orjson.dumps(report.to_dict(), default=str)),
+            )
         return report
     except OperationalError as exc:
         if not is_statement_timeout(exc):
