@@ -32,6 +32,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "channels",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_bulk_drf",
     "asgi_demo.contracts",
 ]
@@ -83,17 +85,10 @@ if REDIS_URL:
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
-    }
     CELERY_BROKER_URL = REDIS_URL
 else:
     # No Redis: the worker must run inside the serving process (see IN_PROCESS_WORKER).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
     # The in-memory transport polls its queues; the default second per poll is a second per chunk.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
@@ -111,6 +106,18 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_PAGINATION_CLASS": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "django-bulk-drf demo API",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "DESCRIPTION": "Contracts with bulk create, update, upsert and delete: arrays answered at "
+    "once, /bulk/ endpoints answered 202 and processed by Celery, progress at /api/operations/.",
+    # Swagger UI from the drf-spectacular-sidecar package: /api/docs/ works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # Without Redis there is no broker another process could read: run the worker in this one.

@@ -6,3 +6,11 @@ class BulkDRFConfig(AppConfig):
     label = "django_bulk_drf"
     verbose_name = "Bulk operations for DRF"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        try:
+            import drf_spectacular  # noqa: F401
+        except ImportError:
+            return
+        # Registers the schema extensions that document the bulk endpoints.
+        from . import openapi  # noqa: F401
