@@ -313,7 +313,9 @@ if status == 'running' and done >= total then
     event = 'operation.completed'
   end
 elseif status ~= 'running' then
-  event = 'operation.' .. status
+  -- A chunk that committed after the operation ended: count it, but the end is published once.
+  redis.call('EXPIRE', record, ttl)
+  return 1
 end
 redis.call('HINCRBY', record, 'seq', 1)
 redis.call('EXPIRE', record, ttl)
@@ -511,14 +513,15 @@ class LocalOperationStore(OperationStore):
             errors = self.lists.setdefault((operation_id, "errors"), [])
             errors.extend(report.errors[: MAX_REPORTED_ERRORS - len(errors)])
             event = self._chunk_event(record)
-            self._publish(operation_id, record, event)
+            if event is not None:
+                self._publish(operation_id, record, event)
             return True
 
-    def _chunk_event(self, record: dict[str, str]) -> str:
+    def _chunk_event(self, record: dict[str, str]) -> str | None:
         if record["status"] == "pending":
             record.update(status="running", state="PROGRESS", started_at=now_iso())
         if record["status"] != "running":
-            return f"operation.{record['status']}"
+            return None  # counted, but the end of an operation is published once
         if int(record["chunks_done"]) < int(record["chunks_total"]):
             return "operation.progress"
         status = "cancelled" if record["cancel_requested"] == "1" else "completed"

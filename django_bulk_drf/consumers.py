@@ -1,0 +1,180 @@
+"""The WebSocket of one operation, ``/ws/operations/<id>/``: its status, its progress, its end.
+
+The server sends JSON text frames; each carries the operation's ``seq``, strictly increasing on one
+socket (no message is lost between the snapshot and the live stream, none arrives twice):
+
+1. ``{"type": "operation.status", ...status}``: the status when the socket opened, the same body as
+   ``GET /api/operations/<id>/status/``.
+2. ``{"type": "operation.progress", ...}``: one per change published after that snapshot (each
+   processed chunk, the start, a cancellation request): the status without ``errors`` and
+   ``result``.
+3. ``{"type": "operation.completed" | "operation.failed" | "operation.cancelled", ...status}``: the
+   full status (``errors``, and ``result`` with the id lists); then the server closes with 1000.
+
+A client that connects after the end gets one message, ``operation.status`` holding the final
+state (full status, ``status`` terminal), and the close 1000: the end is reported once, never
+twice under one ``seq``. The rule for clients: a message whose ``status`` is ``completed``,
+``failed`` or ``cancelled`` is the last one.
+
+Close codes: 4404 when the operation is unknown (or expired), the id malformed, or the operation
+another user's; 4401 when the operation belongs to a user and the socket has none; 1011 when the
+progress transport fails; 1000 after the end. Client frames are ignored.
+
+``BULK_DRF_PROGRESS_UPDATE_INTERVAL`` (seconds, default 10): after that long without an event the
+consumer re-reads the record and sends it if its ``seq`` has advanced (as a progress message, or as
+the end), which recovers from a lost pub/sub message or a Redis restart; a record that has vanished
+closes the socket with 4404. ``0`` or ``None`` turns the re-read off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+from typing import Any
+
+import orjson
+from asgiref.sync import sync_to_async
+from channels.exceptions import StopConsumer
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .operations import TERMINAL_STATUSES, get_operation_store, parse_operation_id, render_status
+from .progress import Subscription, operation_events
+from .settings import bulk_settings
+from .views import may_see
+
+logger = logging.getLogger(__name__)
+
+CLOSE_ENDED = 1000
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_NOT_FOUND = 4404
+
+
+def progress_body(state: dict[str, str]) -> dict[str, Any]:
+    """A progress message from a published state: the counters, without errors and id lists."""
+    body = render_status(state)
+    del body["errors"], body["result"]
+    return {"type": "operation.progress", **body}
+
+
+def ended(status: dict[str, Any]) -> bool:
+    return status["status"] in TERMINAL_STATUSES
+
+
+# Store calls are blocking Redis round trips that touch no database: they run off the event loop,
+# in parallel for many sockets.
+@sync_to_async(thread_sensitive=False)
+def read_record(operation_id: str) -> dict[str, str] | None:
+    return get_operation_store().record(operation_id)
+
+
+@sync_to_async(thread_sensitive=False)
+def read_status(operation_id: str) -> dict[str, Any] | None:
+    return get_operation_store().status(operation_id)
+
+
+@sync_to_async(thread_sensitive=False)
+def render_full(state: dict[str, str]) -> dict[str, Any]:
+    """The full status (errors, id lists) of a published state."""
+    return get_operation_store().render(state)
+
+
+class OperationConsumer(AsyncJsonWebsocketConsumer):
+    """Pushes one operation's snapshot, progress and end to a WebSocket client."""
+
+    subscription: Subscription | None = None
+    forwarder: asyncio.Task[None] | None = None
+    last_seq: int = -1
+
+    async def connect(self) -> None:
+        # Accept first: a close before the handshake reaches clients as HTTP 403, not as a code.
+        await self.accept()
+        try:
+            code = await self.start()
+        except OSError:  # the client left while we were starting
+            await self.leave()
+            raise StopConsumer() from None
+        except Exception:
+            logger.exception("operation socket failed to start")
+            code = CLOSE_INTERNAL_ERROR
+        if code is not None:
+            await self.end(code)
+
+    async def start(self) -> int | None:
+        """Check access, subscribe, send the snapshot; a close code when the socket must end."""
+        operation_id = parse_operation_id(self.scope["url_route"]["kwargs"]["operation_id"])
+        record = await read_record(operation_id) if operation_id else None
+        if record is None:
+            return CLOSE_NOT_FOUND
+        user = self.scope.get("user")
+        if not may_see(record, user):
+            signed_in = user is not None and user.is_authenticated
+            return CLOSE_NOT_FOUND if signed_in else CLOSE_UNAUTHORIZED
+        # Subscribe before reading the snapshot, so that nothing published in between is lost.
+        self.subscription = await operation_events().subscribe(operation_id)
+        status = await read_status(operation_id)
+        if status is None:
+            return CLOSE_NOT_FOUND
+        await self.send_json({"type": "operation.status", **status})
+        self.last_seq = status["seq"]
+        if ended(status):
+            return CLOSE_ENDED
+        self.forwarder = asyncio.create_task(self.forward(operation_id))
+        return None
+
+    async def forward(self, operation_id: str) -> None:
+        """Send each newer state until the end; re-read the record after a silence."""
+        try:
+            while True:
+                interval = bulk_settings.PROGRESS_UPDATE_INTERVAL or None
+                state = await self.subscription.next(timeout=interval)
+                if state is None:
+                    state = await read_record(operation_id)
+                    if state is None:
+                        await self.end(CLOSE_NOT_FOUND)
+                        return
+                if int(state["seq"]) <= self.last_seq:
+                    continue
+                if ended(state):
+                    await self.send_json(
+                        {"type": f"operation.{state['status']}", **await render_full(state)}
+                    )
+                    await self.end(CLOSE_ENDED)
+                    return
+                await self.send_json(progress_body(state))
+                self.last_seq = int(state["seq"])
+        except asyncio.CancelledError:
+            raise
+        except OSError:  # the client has gone; its disconnect cleans up
+            await self.leave()
+        except Exception:
+            logger.exception("operation socket failed")
+            await self.end(CLOSE_INTERNAL_ERROR)
+
+    async def end(self, code: int) -> None:
+        """Stop following the operation and close the socket with ``code``."""
+        await self.leave()
+        with suppress(OSError):
+            await self.close(code)
+
+    async def leave(self) -> None:
+        """Drop the subscription (idempotent); the last local client's leaving unsubscribes."""
+        subscription, self.subscription = self.subscription, None
+        if subscription is not None:
+            await operation_events().unsubscribe(subscription)
+
+    async def disconnect(self, code: int) -> None:
+        forwarder = self.forwarder
+        if forwarder is not None and forwarder is not asyncio.current_task():
+            forwarder.cancel()
+            with suppress(asyncio.CancelledError):
+                await forwarder
+        await self.leave()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """The socket only pushes; whatever the client sends is ignored."""
+
+    @classmethod
+    async def encode_json(cls, content: dict[str, Any]) -> str:
+        return orjson.dumps(content).decode()

@@ -1,0 +1,304 @@
+"""The subscribe side of operation progress: one hub per process hands published states to the
+WebSocket consumers that follow an operation.
+
+Publishing is the operation store's job (``operations.py``): every change of a record bumps its
+``seq`` and publishes the whole new state, atomically. This module only listens:
+
+- ``RedisOperationEvents`` (production): one ``redis.asyncio`` connection in pub/sub mode per
+  process. The first local subscriber of an operation SUBSCRIBEs to its channel and the last one to
+  leave UNSUBSCRIBEs, so fifty clients of one operation cost one Redis subscription. A single reader
+  task blocks on the connection and fans each message out to the local queues; it ends, and the
+  connection is released, when nothing is subscribed any more. The connection is named
+  ``bulk-drf-progress-<pid>`` in ``CLIENT LIST``. ``subscribe`` returns only once Redis
+  has confirmed the subscription, so a record read afterwards cannot miss an event.
+- ``LocalOperationEvents`` (embedded mode, no Redis): a listener on ``LocalOperationStore`` that
+  hands each state from the worker's thread to the event loop with ``call_soon_threadsafe``.
+
+Both deliver the states of one operation in ``seq`` order. A state is the record as a dict of
+strings plus ``"type"``; subscribers share it and must not change it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Any
+
+import orjson
+from django.conf import settings
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from .operations import (
+    LocalOperationStore,
+    channel_name,
+    get_operation_store,
+    uses_redis,
+)
+
+logger = logging.getLogger(__name__)
+
+State = dict[str, str]
+
+SUBSCRIBE_TIMEOUT = 10.0
+RECONNECT_DELAY = 1.0
+
+
+class Subscription:
+    """One local client's stream of an operation's published states."""
+
+    def __init__(self, operation_id: str) -> None:
+        self.operation_id = operation_id
+        self.queue: asyncio.Queue[State] = asyncio.Queue()
+
+    def deliver(self, state: State) -> None:
+        self.queue.put_nowait(state)
+
+    async def next(self, timeout: float | None = None) -> State | None:
+        """The next state, or None when none arrives within ``timeout`` seconds."""
+        try:
+            return await asyncio.wait_for(self.queue.get(), timeout)
+        except TimeoutError:
+            return None
+
+
+class OperationEvents(ABC):
+    """The hub of one process (one event loop): local subscribers share one transport
+    subscription per operation."""
+
+    def __init__(self) -> None:
+        self.subscribers: dict[str, set[Subscription]] = {}
+
+    @abstractmethod
+    async def subscribe(self, operation_id: str) -> Subscription:
+        """A new subscription; every state published after this returns is delivered to it."""
+
+    @abstractmethod
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop delivering to ``subscription``; the last one out releases the transport.
+        Calling it twice is harmless."""
+
+    def topic(self, operation_id: str) -> str:
+        """What the transport calls the operation's stream."""
+        return operation_id
+
+    def fan_out(self, topic: str, state: State) -> None:
+        for subscription in list(self.subscribers.get(topic, ())):
+            subscription.deliver(state)
+
+    def add(self, subscription: Subscription) -> bool:
+        """Register a local subscriber; True when it is the operation's first."""
+        local = self.subscribers.setdefault(self.topic(subscription.operation_id), set())
+        local.add(subscription)
+        return len(local) == 1
+
+    def discard(self, subscription: Subscription) -> bool:
+        """Forget a local subscriber; True when it was the operation's last."""
+        topic = self.topic(subscription.operation_id)
+        local = self.subscribers.get(topic)
+        if local is None or subscription not in local:
+            return False
+        local.discard(subscription)
+        if local:
+            return False
+        del self.subscribers[topic]
+        return True
+
+
+class RedisOperationEvents(OperationEvents):
+    """Redis pub/sub: one connection, one reader task, one SUBSCRIBE per followed operation."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.lock = asyncio.Lock()
+        self.client: aioredis.Redis | None = None
+        self.pubsub: Any = None
+        self.reader: asyncio.Task[None] | None = None
+        # Futures resolved by Redis's SUBSCRIBE confirmations, in the order the commands were sent.
+        self.confirmations: dict[str, deque[asyncio.Future[None]]] = {}
+        self.ready: dict[str, asyncio.Future[None]] = {}
+
+    def topic(self, operation_id: str) -> str:
+        return channel_name(operation_id)
+
+    async def subscribe(self, operation_id: str) -> Subscription:
+        subscription = Subscription(operation_id)
+        channel = self.topic(operation_id)
+        async with self.lock:
+            if self.add(subscription):
+                ready = asyncio.get_running_loop().create_future()
+                self.ready[channel] = ready
+                self.confirmations.setdefault(channel, deque()).append(ready)
+                try:
+                    await self._send("subscribe", channel)
+                except BaseException:
+                    self._unexpect(channel, ready)
+                    self.discard(subscription)
+                    del self.ready[channel]
+                    raise
+            ready = self.ready[channel]
+        try:
+            await asyncio.wait_for(asyncio.shield(ready), SUBSCRIBE_TIMEOUT)
+        except BaseException:
+            await self.unsubscribe(subscription)
+            raise
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        # Shielded: a client cancelled half-way through leaving must not leave its channel behind.
+        await asyncio.shield(self._release(subscription))
+
+    async def _release(self, subscription: Subscription) -> None:
+        async with self.lock:
+            if not self.discard(subscription):
+                return
+            channel = self.topic(subscription.operation_id)
+            del self.ready[channel]
+            try:
+                await self._send("unsubscribe", channel)
+            except (RedisError, OSError):
+                # The connection is gone, and its subscriptions with it; the reader drops any
+                # channel that a reconnection brings back without a local subscriber.
+                logger.warning("could not unsubscribe from %s", channel, exc_info=True)
+
+    def _unexpect(self, channel: str, ready: asyncio.Future[None]) -> None:
+        pending = self.confirmations[channel]
+        pending.remove(ready)
+        if not pending:
+            del self.confirmations[channel]
+
+    async def _send(self, command: str, channel: str) -> None:
+        """SUBSCRIBE or UNSUBSCRIBE on the shared connection (the caller holds the lock)."""
+        if self.pubsub is None:
+            self.client = aioredis.Redis.from_url(
+                self.url, socket_keepalive=True, client_name=f"bulk-drf-progress-{os.getpid()}"
+            )
+            self.pubsub = self.client.pubsub()
+        await getattr(self.pubsub, command)(channel)
+        if self.reader is None:
+            self.reader = asyncio.create_task(self._read(self.pubsub), name="bulk-drf-progress")
+
+    async def _read(self, pubsub: Any) -> None:
+        """Fan messages out until no channel is subscribed, then release the connection."""
+        while True:
+            try:
+                message = await pubsub.get_message(timeout=None)
+            except Exception:
+                # redis-py reconnects on the next read and re-subscribes every channel; what was
+                # published meanwhile is lost, which the consumers' periodic re-read recovers.
+                logger.warning("progress subscription lost; reconnecting", exc_info=True)
+                await asyncio.sleep(RECONNECT_DELAY)
+                continue
+            try:
+                if message is not None and await self._handle(message):
+                    return
+            except Exception:
+                logger.exception("bad progress message %r", message)
+
+    async def _handle(self, message: dict[str, Any]) -> bool:
+        """Deliver one pub/sub message; True when the connection was released."""
+        kind = message["type"]
+        channel = message["channel"].decode()
+        if kind == "message":
+            if channel in self.subscribers:
+                self.fan_out(channel, orjson.loads(message["data"]))
+            else:
+                await self._drop_stray(channel)
+        elif kind == "subscribe":
+            # Unexpected confirmations come from redis-py re-subscribing after a reconnection.
+            if not self._confirm(channel) and channel not in self.subscribers:
+                await self._drop_stray(channel)
+        elif kind == "unsubscribe" and message["data"] == 0:
+            return await self._close_if_idle()
+        return False
+
+    def _confirm(self, channel: str) -> bool:
+        """Resolve the oldest SUBSCRIBE awaiting this confirmation; False when none was."""
+        pending = self.confirmations.get(channel)
+        if not pending:
+            return False
+        ready = pending.popleft()
+        if not pending:
+            del self.confirmations[channel]
+        if not ready.done():
+            ready.set_result(None)
+        return True
+
+    async def _drop_stray(self, channel: str) -> None:
+        """Unsubscribe from a channel that no local client follows."""
+        async with self.lock:
+            if channel not in self.subscribers and self.pubsub is not None:
+                await self.pubsub.unsubscribe(channel)
+
+    async def _close_if_idle(self) -> bool:
+        async with self.lock:
+            if self.subscribers or self.confirmations:
+                return False
+            try:
+                await self.pubsub.aclose()
+                await self.client.aclose()
+            finally:
+                self.pubsub = self.client = self.reader = None
+        return True
+
+
+class LocalOperationEvents(OperationEvents):
+    """The embedded mode: states come from ``LocalOperationStore`` in this process."""
+
+    def __init__(self, store: LocalOperationStore) -> None:
+        super().__init__()
+        self.store = store
+        self.loop = asyncio.get_running_loop()
+
+    async def subscribe(self, operation_id: str) -> Subscription:
+        subscription = Subscription(operation_id)
+        with self.store.lock:  # the store publishes under this lock: no state slips past
+            if not self.subscribers:
+                self.store.listeners.append(self.on_publish)
+            self.add(subscription)
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        with self.store.lock:
+            self.discard(subscription)
+            if not self.subscribers and self.on_publish in self.store.listeners:
+                self.store.listeners.remove(self.on_publish)
+
+    def on_publish(self, operation_id: str, state: State) -> None:
+        """Called in the worker's thread: hand a copy of the state to the event loop."""
+        try:
+            self.loop.call_soon_threadsafe(self.fan_out, operation_id, dict(state))
+        except RuntimeError:  # the loop has closed: nobody is listening any more
+            pass
+
+
+_hubs: dict[asyncio.AbstractEventLoop, OperationEvents] = {}
+
+
+def operation_events() -> OperationEvents:
+    """The hub of the running event loop (a uvicorn process runs one)."""
+    loop = asyncio.get_running_loop()
+    for closed in [other for other in _hubs if other.is_closed()]:
+        del _hubs[closed]
+    hub = _hubs.get(loop)
+    if hub is None:
+        if uses_redis():
+            hub = RedisOperationEvents(redis_url())
+        else:
+            store = get_operation_store()
+            assert isinstance(store, LocalOperationStore)
+            hub = LocalOperationEvents(store)
+        _hubs[loop] = hub
+    return hub
+
+
+def redis_url() -> str:
+    """The Redis URL of the django-redis ``default`` cache, where the records are published."""
+    location = settings.CACHES["default"]["LOCATION"]
+    if isinstance(location, list | tuple):
+        location = location[0]
+    return location.split(",")[0]
