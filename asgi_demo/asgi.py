@@ -11,6 +11,7 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from django_bulk_drf.auth import TokenAuthMiddlewareStack  # noqa: E402
 from django_bulk_drf.limits import BulkBodyLimitMiddleware  # noqa: E402
@@ -19,7 +20,9 @@ from django_bulk_drf.routing import websocket_urlpatterns  # noqa: E402
 application = ProtocolTypeRouter(
     {
         # Bodies over the limit are refused as they arrive, before Django reads them whole.
-        "http": BulkBodyLimitMiddleware(django_asgi_app),
+        # uvicorn serves no static files: the demo serves its own (Swagger UI's, from the
+        # sidecar package, so /api/docs/ works offline); production puts them behind a CDN.
+        "http": BulkBodyLimitMiddleware(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

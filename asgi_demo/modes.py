@@ -8,7 +8,8 @@ def describe_mode() -> str:
     if database["ENGINE"].endswith("sqlite3"):
         where_db = f"SQLite at {database['NAME']}"
     else:
-        where_db = f"PostgreSQL {database.get('NAME')} at {database.get('HOST')}:{database.get('PORT')}"
+        address = f"{database.get('HOST')}:{database.get('PORT')}"
+        where_db = f"PostgreSQL {database.get('NAME')} at {address}"
     if settings.EMBEDDED:
         return (
             f"django-bulk-drf demo, embedded mode: {where_db}; Celery worker inside this process "
@@ -17,7 +18,9 @@ def describe_mode() -> str:
     if settings.IN_PROCESS_WORKER:
         where_tasks = "Celery worker inside this process (in-memory broker)"
     else:
-        where_tasks = f"Celery broker {settings.CELERY_BROKER_URL}; start workers with " \
-            "'python -m asgi_demo worker'"
+        where_tasks = (
+            f"Celery broker {settings.CELERY_BROKER_URL}; "
+            "start workers with 'python -m asgi_demo worker'"
+        )
     store = "Redis " + settings.REDIS_URL if settings.REDIS_URL else "in process"
     return f"django-bulk-drf demo: {where_db}; {where_tasks}; operation records in {store}."
