@@ -51,7 +51,7 @@ def fast_validator_for(child: serializers.Serializer) -> FastItemValidator | Non
         converter = _converter_for(field)
         if converter is None:
             return None
-        converters[name] = (field.source, converter)
+        converters[name] = (field.source, converter, field)
     return FastItemValidator(child, converters)
 
 
@@ -176,12 +176,18 @@ class FastItemValidator:
         """The validated data of ``item``; raises DRF's ``ValidationError`` as it would."""
         partial = self.child.partial
         validated: dict[str, Any] = {}
-        for name, (source, convert) in self.converters:
+        for name, (source, convert, field) in self.converters:
             value = item.get(name, drf_fields.empty)
-            if value is drf_fields.empty and partial:
-                continue
-            if value is drf_fields.empty or value is None:
+            if value is drf_fields.empty:
+                # As Field.validate_empty_values: skipped when partial, or optional without default.
+                if partial or (not field.required and field.default is drf_fields.empty):
+                    continue
                 return self.child.run_validation(item)
+            if value is None:
+                if not field.allow_null:
+                    return self.child.run_validation(item)
+                validated[source] = None
+                continue
             converted = convert(value)
             if converted is NEEDS_DRF:
                 return self.child.run_validation(item)
