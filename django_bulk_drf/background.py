@@ -6,6 +6,10 @@
    later chunk is reported on the later item as in the sync path, then marks the operation running.
 3. ``process_chunk`` (one task per chunk, any worker): validates and writes one chunk in its own
    transaction, with its ledger row, then reports its counts to the record.
+
+The ledger also keeps a copy of the record (row ``RECORD_ROW``, written when the operation starts),
+so that a record the store has lost (a Redis restarted without persistence) is rebuilt from what
+the database committed: ``recover_operation``.
 """
 
 from __future__ import annotations
@@ -19,7 +23,14 @@ from typing import Any
 import orjson
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
-from django.db import DataError, IntegrityError, OperationalError, ProgrammingError, transaction
+from django.db import (
+    DataError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+    router,
+    transaction,
+)
 from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -28,17 +39,23 @@ from rest_framework.request import Request
 from .execution import MODES, execute_payload, read_rows, set_statement_timeout
 from .models import ChunkLedger
 from .operations import (
+    CELERY_STATES,
+    ID_LISTS,
     ChunkReport,
     OperationStore,
     get_operation_store,
     new_operation_id,
     new_record,
+    now_iso,
 )
 from .payloads import BulkPayload, Operation
 from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
 from .settings import bulk_settings
 
 logger = logging.getLogger(__name__)
+
+#: The ledger row that holds a copy of the operation's record rather than a chunk.
+RECORD_ROW = -1
 
 
 class OperationLost(Exception):
@@ -122,7 +139,7 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
         return int(record["chunks_total"]) if record["status"] == "running" else 0
     viewset = rebuild_viewset(record)
     payload = payload_of(record, [])
-    if payload.operation in (Operation.UPDATE, Operation.REPLACE, Operation.UPSERT):
+    if payload.operation in Operation.WRITES:
         items = []
         for index in range(int(record["chunks_total"])):
             chunk = store.load_chunk(operation_id, index)
@@ -137,7 +154,11 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
         ).key_errors(items)
         store.add_errors(operation_id, checked.error_list())
         store.set_skip_indexes(operation_id, sorted(checked.errors))
-    forget_old_ledger_rows(viewset.get_queryset().db)
+    db = viewset.get_queryset().db
+    forget_old_ledger_rows(db)
+    ChunkLedger.objects.using(db).get_or_create(
+        operation_id=operation_id, chunk_index=RECORD_ROW, defaults={"outcome": {"record": record}}
+    )
     store.start(operation_id)
     return int(record["chunks_total"])
 
@@ -170,7 +191,8 @@ def process_chunk(operation_id: str, index: int, store: OperationStore | None = 
     report = apply_chunk(viewset, payload, operation_id, index, kept)
     report.processed += len(items) - len(kept)
     report.work_ms = int((time.perf_counter() - started) * 1000)
-    store.report_chunk(operation_id, index, report)
+    if not store.report_chunk(operation_id, index, report) and store.record(operation_id) is None:
+        raise OperationLost(f"Operation {operation_id} vanished while chunk {index} committed.")
 
 
 def apply_chunk(
@@ -224,7 +246,7 @@ def committed_counts(operation_id: str, db: str) -> dict[str, int]:
     counts = {"created_count": 0, "updated_count": 0, "deleted_count": 0, "chunks": 0}
     for outcome in (
         ChunkLedger.objects.using(db)
-        .filter(operation_id=operation_id)
+        .filter(operation_id=operation_id, chunk_index__gte=0)
         .values_list("outcome", flat=True)
     ):
         counts["chunks"] += 1
@@ -238,6 +260,8 @@ def fail_operation(operation_id: str, reason: str, store: OperationStore | None 
     store = store or get_operation_store()
     record = store.record(operation_id)
     if record is None:
+        logger.warning("bulk operation %s lost: %s", operation_id, reason)
+        recover_operation(operation_id, store)
         return
     try:
         db = rebuild_viewset(record).get_queryset().db
@@ -257,3 +281,51 @@ def forget_old_ledger_rows(db: str) -> None:
     """Ledger rows are needed while their operation can be redelivered or inspected."""
     horizon = timezone.now() - timedelta(seconds=bulk_settings.CACHE_TIMEOUT)
     ChunkLedger.objects.using(db).filter(committed_at__lt=horizon).delete()
+
+
+def recover_operation(
+    operation_id: str, store: OperationStore | None = None
+) -> dict[str, str] | None:
+    """Rebuild an operation record that the store has lost, from the ledger: ``completed`` when
+    every chunk had committed, else ``failed`` (the staged payload was lost with the record),
+    with the counts and ids the database holds. Returns the record now in the store, or None
+    when the ledger has no copy (the operation never started, or has expired)."""
+    store = store or get_operation_store()
+    horizon = timezone.now() - timedelta(seconds=bulk_settings.CACHE_TIMEOUT)
+    rows = ChunkLedger.objects.using(router.db_for_read(ChunkLedger)).filter(
+        operation_id=operation_id
+    )
+    # A copy older than the records' lifetime may belong to an operation that simply expired.
+    copy = rows.filter(chunk_index=RECORD_ROW, committed_at__gte=horizon).first()
+    if copy is None:
+        return None
+    record = dict(copy.outcome["record"])
+    chunks = list(rows.filter(chunk_index__gte=0).order_by("chunk_index"))
+    lists: dict[str, list[Any]] = {name: [] for name in (*ID_LISTS, "errors")}
+    for chunk in chunks:
+        for name in lists:
+            lists[name].extend(chunk.outcome.get(name, []))
+    total, chunks_total = int(record["total"]), int(record["chunks_total"])
+    processed = sum(chunk.processed for chunk in chunks)
+    complete = len(chunks) == chunks_total
+    # Items refused before the chunks ran were errors; their details were lost with the record.
+    refused = total - processed if complete else 0
+    status = "completed" if complete else "failed"
+    counts = {f"{name[:-4]}_count": len(lists[name]) for name in ID_LISTS}
+    record |= {
+        "status": status,
+        "state": CELERY_STATES[status],
+        "processed": str(processed + refused),
+        "error_count": str(len(lists["errors"]) + refused),
+        "chunks_done": str(len(chunks)),
+        "started_at": record["started_at"] or copy.committed_at.isoformat(),
+        "finished_at": now_iso(),
+        "message": "The operation record was lost (was the store restarted without "
+        "persistence?) and was rebuilt from the chunk ledger. Committed: "
+        f"{len(chunks)} of {chunks_total} chunk(s), {counts['created_count']} created, "
+        f"{counts['updated_count']} updated, {counts['deleted_count']} deleted.",
+        **{name: str(value) for name, value in counts.items()},
+    }
+    if store.restore(record, lists, [chunk.chunk_index for chunk in chunks]):
+        logger.warning("bulk operation %s rebuilt from its ledger: %s", operation_id, status)
+    return store.record(operation_id)

@@ -185,7 +185,9 @@ class BulkOperationsMixin:
         model = self.get_queryset().model
         if "ids" in request.query_params:
             return BulkPayload(Operation.DELETE, parse_ids(model, request.query_params["ids"]))
-        body = require_item_list(await self.get_bulk_data(request))
+        body = await self.get_bulk_data(request)
+        if not isinstance(body, list):
+            raise BadBulkRequest("Give the ids as ?ids=1,2,3 or as a JSON array of ids.")
         return BulkPayload(Operation.DELETE, parse_ids(model, body))
 
     # -- running ----------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ class OrjsonParser(BaseParser):
             raise ParseError(f"JSON parse error - {exc}") from exc
 
 
+EXTRA_CELLS = "\x00extra"
+
+
 class CSVParser(BaseParser):
     """Parses ``text/csv`` into a list of objects keyed by the header row.
 
@@ -38,14 +41,18 @@ class CSVParser(BaseParser):
 
     def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context=None):
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        text = codecs.getreader(encoding)(stream)
-        reader = csv.DictReader(text)
+        if codecs.lookup(encoding).name == "utf-8":
+            encoding = "utf-8-sig"  # spreadsheets write a byte-order mark first
+        reader = csv.DictReader(codecs.getreader(encoding)(stream), restkey=EXTRA_CELLS)
         try:
             if not reader.fieldnames:
                 raise ParseError("CSV body needs a header row naming the fields.")
-            return [
-                {key: value for key, value in row.items() if key and value not in ("", None)}
-                for row in reader
-            ]
+            return [self.row_item(row, reader.line_num) for row in reader]
         except (csv.Error, UnicodeDecodeError) as exc:
             raise ParseError(f"CSV parse error - {exc}") from exc
+
+    @staticmethod
+    def row_item(row: dict[str, Any], line: int) -> dict[str, Any]:
+        if EXTRA_CELLS in row:
+            raise ParseError(f"CSV line {line} has more cells than the header row names.")
+        return {key: value for key, value in row.items() if value not in ("", None)}

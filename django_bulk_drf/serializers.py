@@ -92,6 +92,7 @@ class UniqueSet:
     sources: tuple[str, ...]
     error_key: str
     message: str
+    names: tuple[str, ...] = ()
 
 
 def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]:
@@ -171,11 +172,41 @@ class BulkItemsValidator:
         return outcome
 
     def key_errors(self, items: Sequence[Any]) -> ValidationOutcome:
-        """Errors of the items' keys over a whole payload (unreadable keys, duplicates), found
-        without a query: the background path checks them once before its chunks run."""
+        """Errors of the items' keys over a whole payload (unreadable keys, duplicates of the
+        pk, of the conflict target or of any unique set), found without a query: the background
+        path checks them once before its chunks run, so a duplicate in a later chunk fails the
+        later item as in the sync path."""
         outcome = ValidationOutcome()
-        self._keys(self._objects_only(items, outcome), outcome)
+        objects = self._objects_only(items, outcome)
+        self._keys(objects, outcome)
+        for unique_set in self.unique_sets:
+            self._duplicate_unique_values(objects, unique_set, outcome)
         return outcome
+
+    def _duplicate_unique_values(
+        self, objects: dict[int, dict], unique_set: UniqueSet, outcome: ValidationOutcome
+    ) -> None:
+        first_claims: set[tuple] = set()
+        for index, item in objects.items():
+            if index in outcome.errors:
+                continue
+            try:
+                key = tuple(self._raw_key_value(name, item) for name in unique_set.names)
+            except (ValidationError, DjangoValidationError, TypeError, KeyError):
+                continue  # an unreadable value: the item's own validation reports it
+            if key in first_claims:
+                outcome.add_error(index, {unique_set.error_key: [unique_set.message]})
+            else:
+                first_claims.add(key)
+
+    def _raw_key_value(self, name: str, item: dict) -> Any:
+        """A unique-set value of a raw item, normalised by its field (related ids as given)."""
+        raw = item[name]
+        if raw is None:
+            raise KeyError(name)  # NULLs never collide
+        if isinstance(self.child.fields.get(name), PrimaryKeyRelatedField):
+            return str(raw)
+        return self._key_value(name, raw)
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -354,7 +385,9 @@ class BulkItemsValidator:
             if isinstance(validator, UniqueTogetherValidator) and validator.condition is None:
                 sources = tuple(self.child.fields[name].source for name in validator.fields)
                 message = validator.message.format(field_names=", ".join(validator.fields))
-                unique_sets.append(UniqueSet(sources, NON_FIELD_ERRORS, str(message)))
+                unique_sets.append(
+                    UniqueSet(sources, NON_FIELD_ERRORS, str(message), tuple(validator.fields))
+                )
             else:
                 kept.append(validator)
         self.child.validators = kept
@@ -364,7 +397,7 @@ class BulkItemsValidator:
             if uniques and uniques[0].lookup == "exact":
                 serializer_field.validators = [v for v in validators if v not in uniques]
                 unique_sets.append(
-                    UniqueSet((serializer_field.source,), name, str(uniques[0].message))
+                    UniqueSet((serializer_field.source,), name, str(uniques[0].message), (name,))
                 )
         if self.mode == BulkMode.UPSERT:
             target = set(self.unique_fields)

@@ -174,3 +174,22 @@ async def test_bulk_partial_update_touches_only_given_fields(api, saved_contract
     first, second = [await Contract.objects.aget(pk=row.pk) for row in rows]
     assert (first.amount, first.status) == (Decimal("7.00"), "active")
     assert (second.amount, second.status) == (Decimal("10.00"), "paused")
+
+
+async def test_a_create_duplicate_in_a_later_chunk_fails_the_later_item(api, contract_items):
+    items = contract_items(200)
+    items[150] = contract_item("C50", amount="1.00")
+
+    _, status = await run_bulk(api, "POST", "/api/contracts/bulk/", json=items)
+
+    assert status["status"] == "completed"
+    assert status["errors"] == [
+        {
+            "index": 150,
+            "errors": {
+                "non_field_errors": ["The fields contract_number, year must make a unique set."]
+            },
+        }
+    ]
+    assert status["created_count"] == 199
+    assert (await Contract.objects.aget(contract_number="C50")).amount == Decimal("100.00")
