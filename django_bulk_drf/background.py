@@ -28,6 +28,7 @@ from django.db import (
     IntegrityError,
     OperationalError,
     ProgrammingError,
+    connections,
     router,
     transaction,
 )
@@ -206,6 +207,8 @@ def apply_chunk(
     try:
         with transaction.atomic(using=db):
             set_statement_timeout(db, bulk_settings.QUERY_TIMEOUT)
+            if ended_from_ledger(db, operation_id):
+                raise OperationLost(f"Operation {operation_id} was ended from its ledger.")
             applied = ChunkLedger.claim(db, operation_id, index)
             if applied is not None:
                 return ChunkReport.from_dict(applied.outcome)
@@ -283,24 +286,49 @@ def forget_old_ledger_rows(db: str) -> None:
     ChunkLedger.objects.using(db).filter(committed_at__lt=horizon).delete()
 
 
+def ended_from_ledger(db: str, operation_id: str) -> bool:
+    """Whether the operation was ended from its ledger (its record was lost). Called in a chunk's
+    transaction: the share lock it takes on the record's copy makes a rebuild wait for the chunk
+    to commit, and a chunk that comes after the rebuild writes nothing."""
+    connection = connections[db]
+    quote = connection.ops.quote_name
+    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
+    sql = (
+        f"SELECT * FROM {quote(ChunkLedger._meta.db_table)} "
+        f"WHERE {quote('operation_id')} = %s AND {quote('chunk_index')} = %s{lock}"
+    )
+    operation_field = ChunkLedger._meta.get_field("operation_id")
+    params = [operation_field.get_db_prep_value(operation_id, connection), RECORD_ROW]
+    copy = next(iter(ChunkLedger.objects.using(db).raw(sql, params)), None)
+    return copy is not None and bool(copy.outcome.get("ended"))
+
+
 def recover_operation(
     operation_id: str, store: OperationStore | None = None
 ) -> dict[str, str] | None:
     """Rebuild an operation record that the store has lost, from the ledger: ``completed`` when
     every chunk had committed, else ``failed`` (the staged payload was lost with the record),
-    with the counts and ids the database holds. Returns the record now in the store, or None
-    when the ledger has no copy (the operation never started, or has expired)."""
+    with the counts and ids the database holds; no chunk writes after that. Returns the record
+    now in the store, or None when the ledger has no copy (the operation never started, or has
+    expired)."""
     store = store or get_operation_store()
+    db = router.db_for_write(ChunkLedger)
     horizon = timezone.now() - timedelta(seconds=bulk_settings.CACHE_TIMEOUT)
-    rows = ChunkLedger.objects.using(router.db_for_read(ChunkLedger)).filter(
-        operation_id=operation_id
-    )
-    # A copy older than the records' lifetime may belong to an operation that simply expired.
-    copy = rows.filter(chunk_index=RECORD_ROW, committed_at__gte=horizon).first()
-    if copy is None:
-        return None
+    rows = ChunkLedger.objects.using(db).filter(operation_id=operation_id)
+    with transaction.atomic(using=db):
+        # A copy older than the records' lifetime may belong to an operation that simply expired.
+        copy = (
+            rows.select_for_update()
+            .filter(chunk_index=RECORD_ROW, committed_at__gte=horizon)
+            .first()
+        )
+        if copy is None:
+            return None
+        if not copy.outcome.get("ended"):
+            copy.outcome["ended"] = True
+            copy.save(update_fields=["outcome"])
+        chunks = list(rows.filter(chunk_index__gte=0).order_by("chunk_index"))
     record = dict(copy.outcome["record"])
-    chunks = list(rows.filter(chunk_index__gte=0).order_by("chunk_index"))
     lists: dict[str, list[Any]] = {name: [] for name in (*ID_LISTS, "errors")}
     for chunk in chunks:
         for name in lists:
@@ -318,7 +346,7 @@ def recover_operation(
         "processed": str(processed + refused),
         "error_count": str(len(lists["errors"]) + refused),
         "chunks_done": str(len(chunks)),
-        "started_at": record["started_at"] or copy.committed_at.isoformat(),
+        "started_at": record["started_at"] or now_iso(),
         "finished_at": now_iso(),
         "message": "The operation record was lost (was the store restarted without "
         "persistence?) and was rebuilt from the chunk ledger. Committed: "

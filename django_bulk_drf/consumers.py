@@ -22,8 +22,10 @@ progress transport fails; 1000 after the end. Client frames are ignored.
 
 ``BULK_DRF_PROGRESS_UPDATE_INTERVAL`` (seconds, default 10): after that long without an event the
 consumer re-reads the record and sends it if its ``seq`` has advanced (as a progress message, or as
-the end), which recovers from a lost pub/sub message or a Redis restart; a record that has vanished
-closes the socket with 4404. ``0`` or ``None`` turns the re-read off.
+the end), which recovers from a lost pub/sub message or a Redis restart (a re-read that fails
+while Redis is down is tried again after the next interval). A record that has vanished is rebuilt
+from the chunk ledger when it can be (``background.recover_operation``: its end is then sent), else
+the socket is closed with 4404. ``0`` or ``None`` turns the re-read off.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ from typing import Any
 
 import orjson
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
 
+from .background import recover_operation
 from .operations import TERMINAL_STATUSES, get_operation_store, parse_operation_id, render_status
 from .progress import Subscription, operation_events
 from .settings import bulk_settings
@@ -67,6 +72,14 @@ def ended(status: dict[str, Any]) -> bool:
 @sync_to_async(thread_sensitive=False)
 def read_record(operation_id: str) -> dict[str, str] | None:
     return get_operation_store().record(operation_id)
+
+
+async def read_or_recover(operation_id: str) -> dict[str, str] | None:
+    """The record, or the one rebuilt from the ledger when the store has lost it."""
+    record = await read_record(operation_id)
+    if record is None:
+        record = await database_sync_to_async(recover_operation)(operation_id)
+    return record
 
 
 @sync_to_async(thread_sensitive=False)
@@ -104,7 +117,7 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
     async def start(self) -> int | None:
         """Check access, subscribe, send the snapshot; a close code when the socket must end."""
         operation_id = parse_operation_id(self.scope["url_route"]["kwargs"]["operation_id"])
-        record = await read_record(operation_id) if operation_id else None
+        record = await read_or_recover(operation_id) if operation_id else None
         if record is None:
             return CLOSE_NOT_FOUND
         user = self.scope.get("user")
@@ -130,7 +143,11 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
                 interval = bulk_settings.PROGRESS_UPDATE_INTERVAL or None
                 state = await self.subscription.next(timeout=interval)
                 if state is None:
-                    state = await read_record(operation_id)
+                    try:
+                        state = await read_or_recover(operation_id)
+                    except RedisError:
+                        logger.warning("cannot re-read operation %s", operation_id, exc_info=True)
+                        continue
                     if state is None:
                         await self.end(CLOSE_NOT_FOUND)
                         return

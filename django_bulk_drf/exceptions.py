@@ -51,3 +51,10 @@ class BulkConflict(BulkAPIException):
 
     def __init__(self, message: str) -> None:
         super().__init__({"error": message})
+
+
+class OperationStoreUnavailable(APIException):
+    """Redis (operation records, broker) or the database cannot be reached right now."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The operation store is unavailable; retry shortly."

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, IntegrityError, OperationalError
 from django.urls import NoReverseMatch, reverse
+from redis.exceptions import RedisError
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -22,7 +23,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView as DRFAPIView
 
 from .background import fail_operation, stage_operation
-from .exceptions import BadBulkRequest, BulkAPIException, BulkConflict, PayloadTooLarge
+from .exceptions import (
+    BadBulkRequest,
+    BulkAPIException,
+    BulkConflict,
+    OperationStoreUnavailable,
+    PayloadTooLarge,
+)
 from .execution import BulkOutcome, run_in_transaction
 from .idempotency import once_per_key
 from .metrics import measure, sync_metrics
@@ -310,9 +317,12 @@ class BulkOperationsMixin:
         self.check_bulk_max_records(payload)
         if not payload.items:
             raise BadBulkRequest("The array is empty: there is nothing to do.")
-        record = await sync_to_async(once_per_key)(
-            request, payload, lambda: self.queue_bulk_operation(payload)
-        )
+        try:
+            record = await sync_to_async(once_per_key)(
+                request, payload, lambda: self.queue_bulk_operation(payload)
+            )
+        except RedisError as exc:
+            raise OperationStoreUnavailable() from exc
         answer = accepted_answer(record, payload)
         headers = {"Location": answer["status_url"]}
         if preference_applied:

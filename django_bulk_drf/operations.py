@@ -200,6 +200,15 @@ class OperationStore(ABC):
         """Set fields and publish ``event`` unless the operation has already ended."""
 
     @abstractmethod
+    def restore(
+        self, record: dict[str, str], lists: dict[str, list[Any]], reported: list[int]
+    ) -> bool:
+        """Put back a lost record (rebuilt from the ledger) with its id and error lists and the
+        chunks it has counted, and publish it; False when the record exists (nothing changed).
+        Its ``seq`` restarts from the clock in milliseconds, above any ``seq`` the lost record
+        reached, so that clients following the operation take the rebuilt state as news."""
+
+    @abstractmethod
     def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
         """Record item errors found before the chunks run (duplicate keys across chunks)."""
 
@@ -341,6 +350,38 @@ return 1
 """
 
 
+RESTORE = """
+local record, reported, channel = KEYS[1], KEYS[2], KEYS[3]
+local ttl = tonumber(ARGV[4])
+if redis.call('EXISTS', record) == 1 then return 0 end
+for name, value in pairs(cjson.decode(ARGV[1])) do redis.call('HSET', record, name, value) end
+for name, values in pairs(cjson.decode(ARGV[2])) do
+  local key = record .. ':' .. name
+  redis.call('DEL', key)
+  for i = 1, #values, 500 do
+    redis.call('RPUSH', key, unpack(values, i, math.min(i + 499, #values)))
+  end
+  redis.call('EXPIRE', key, ttl)
+end
+local chunks = cjson.decode(ARGV[3])
+redis.call('DEL', reported)
+for i = 1, #chunks, 500 do
+  redis.call('SADD', reported, unpack(chunks, i, math.min(i + 499, #chunks)))
+end
+redis.call('EXPIRE', reported, ttl)
+redis.call('EXPIRE', record, ttl)
+local flat = redis.call('HGETALL', record)
+local state = {type = 'operation.' .. redis.call('HGET', record, 'status')}
+for i = 1, #flat, 2 do state[flat[i]] = flat[i + 1] end
+redis.call('PUBLISH', channel, cjson.encode(state))
+return 1
+"""
+
+
+def restored_seq() -> str:
+    return str(time.time_ns() // 1_000_000)
+
+
 def record_key(operation_id: str) -> str:
     return f"bulkdrf:op:{operation_id}"
 
@@ -357,6 +398,7 @@ class RedisOperationStore(OperationStore):
         self.client = client
         self._report_chunk = client.register_script(REPORT_CHUNK)
         self._transition = client.register_script(TRANSITION)
+        self._restore = client.register_script(RESTORE)
 
     def create(self, record: dict[str, str], chunks: list[bytes]) -> None:
         key = record_key(record["task_id"])
@@ -410,6 +452,29 @@ class RedisOperationStore(OperationStore):
         return bool(
             self._transition(
                 keys=[key, channel_name(operation_id)], args=[orjson.dumps(fields), event]
+            )
+        )
+
+    def restore(
+        self, record: dict[str, str], lists: dict[str, list[Any]], reported: list[int]
+    ) -> bool:
+        key = record_key(record["task_id"])
+        encoded = {
+            name: [orjson.dumps(value).decode() for value in values]
+            for name, values in lists.items()
+            if values
+        }
+        if "errors" in encoded:
+            encoded["errors"] = encoded["errors"][:MAX_REPORTED_ERRORS]
+        return bool(
+            self._restore(
+                keys=[key, f"{key}:reported", channel_name(record["task_id"])],
+                args=[
+                    orjson.dumps({**record, "seq": restored_seq()}),
+                    orjson.dumps(encoded) if encoded else "{}",
+                    orjson.dumps(reported) if reported else "{}",
+                    bulk_settings.CACHE_TIMEOUT,
+                ],
             )
         )
 
@@ -535,6 +600,24 @@ class LocalOperationStore(OperationStore):
                 return False
             record.update(fields)
             self._publish(operation_id, record, event)
+            return True
+
+    def restore(
+        self, record: dict[str, str], lists: dict[str, list[Any]], reported: list[int]
+    ) -> bool:
+        operation_id = record["task_id"]
+        with self.lock:
+            if operation_id in self.records:
+                return False
+            self.records[operation_id] = {**record, "seq": restored_seq()}
+            for name, values in lists.items():
+                kept = values[:MAX_REPORTED_ERRORS] if name == "errors" else values
+                self.lists[(operation_id, name)] = list(kept)
+            self.reported[operation_id] = set(reported)
+            state = self.records[operation_id]
+            state = {**state, "type": f"operation.{state['status']}"}
+            for listener in list(self.listeners):
+                listener(operation_id, state)
             return True
 
     def _publish(self, operation_id: str, record: dict[str, str], event: str) -> None:

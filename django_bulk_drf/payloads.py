@@ -84,7 +84,9 @@ def parse_ids(model: type[models.Model], raw_ids: Any) -> list[Any]:
         if raw is None or isinstance(raw, bool | list | dict | float):
             raise BadBulkRequest(f"Invalid id: {raw!r}.")
         try:
-            ids.append(pk.to_python(raw))
+            value = pk.to_python(raw)
+            pk.run_validators(value)  # an integer key outside its column's range is no id either
+            ids.append(value)
         except (DjangoValidationError, TypeError, ValueError) as exc:
             raise BadBulkRequest(f"Invalid id: {raw!r}.") from exc
     return list(dict.fromkeys(ids))

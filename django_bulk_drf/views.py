@@ -1,4 +1,8 @@
-"""Operation status and cancellation: ``GET operations/<id>/status/``, ``DELETE …/<id>/``."""
+"""Operation status and cancellation: ``GET operations/<id>/status/``, ``DELETE …/<id>/``.
+
+A record the store has lost (Redis restarted without persistence) is rebuilt from the chunk ledger
+on first read; while the store or the database cannot be reached the answer is ``503``.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,16 @@ from typing import Any
 
 from adrf.views import APIView
 from asgiref.sync import sync_to_async
+from django.db import DatabaseError
+from redis.exceptions import RedisError
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from .background import recover_operation
+from .exceptions import OperationStoreUnavailable
 from .operations import OperationStore, get_operation_store, parse_operation_id
 
 
@@ -25,7 +33,12 @@ def may_see(record: dict[str, str], user: Any) -> bool:
 
 def find_record(store: OperationStore, operation_id: str, user: Any) -> dict[str, str]:
     canonical = parse_operation_id(operation_id)
-    record = store.record(canonical) if canonical else None
+    try:
+        record = store.record(canonical) if canonical else None
+        if record is None and canonical:
+            record = recover_operation(canonical, store)
+    except (RedisError, DatabaseError) as exc:
+        raise OperationStoreUnavailable() from exc
     if record is None or not may_see(record, user):
         raise NotFound("No such operation.")
     return record
@@ -41,7 +54,11 @@ class OperationStatusView(APIView):
 
     def read_status(self, operation_id: str, user: Any) -> dict[str, Any]:
         store = get_operation_store()
-        return store.render(find_record(store, operation_id, user))
+        record = find_record(store, operation_id, user)
+        try:
+            return store.render(record)
+        except RedisError as exc:
+            raise OperationStoreUnavailable() from exc
 
 
 class OperationView(APIView):
@@ -55,7 +72,11 @@ class OperationView(APIView):
     def cancel(self, operation_id: str, user: Any) -> Response:
         store = get_operation_store()
         record = find_record(store, operation_id, user)
-        if not store.request_cancel(record["task_id"]):
+        try:
+            cancelling = store.request_cancel(record["task_id"])
+        except RedisError as exc:
+            raise OperationStoreUnavailable() from exc
+        if not cancelling:
             return Response(
                 {"error": "The operation has already ended.", **store.render(record)},
                 status=status.HTTP_409_CONFLICT,

@@ -16,7 +16,7 @@ from rest_framework.authtoken.models import Token
 
 from asgi_demo.contracts.models import Contract
 
-pytest_plugins = ["tests.fixtures.services", "tests.fixtures.server"]
+pytest_plugins = ["tests.fixtures.services", "tests.fixtures.server", "tests.fixtures.faults"]
 
 CONTRACTS_URL = "/api/contracts/"
 UPSERT_URL = "/api/contracts/?unique_fields=contract_number,year"

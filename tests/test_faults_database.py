@@ -1,0 +1,58 @@
+"""PostgreSQL out of reach in the middle of an operation: the chunks retry and it completes exactly.
+
+The worker reaches PostgreSQL through a proxy that the test cuts for a few seconds: every open
+connection is dropped (a transaction in flight is rolled back, or its COMMIT's answer is lost) and
+new connections are refused. The chunk tasks retry with backoff; a chunk whose commit went through
+before its answer was lost finds its ledger row on the retry and is not written again.
+"""
+
+import time
+
+import pytest
+from django.db.models import Count
+
+from asgi_demo.contracts.models import Contract
+from tests.fixtures.faults import database_url, flush_redis
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
+
+BROKER = "redis://127.0.0.1:6379/6"
+EXISTING, NEW = 3_000, 5_000
+
+
+def test_an_upsert_survives_losing_the_database_and_counts_exactly(fault_processes, contract_items):
+    flush_redis(BROKER)
+    Contract.objects.bulk_create(
+        Contract(**item, status="old") for item in contract_items(EXISTING, prefix="U")
+    )
+    proxy = fault_processes.proxy()
+    server = fault_processes.server("database", REDIS_URL=BROKER)
+    worker = fault_processes.worker(
+        "database", REDIS_URL=BROKER, DATABASE_URL=database_url(proxy.port)
+    )
+    client = fault_processes.client(server)
+    items = contract_items(EXISTING + NEW, prefix="U", status="new")
+
+    accepted = client.start(
+        "POST", "/api/contracts/bulk/?unique_fields=contract_number,year", json=items
+    )
+    client.wait_for_progress(accepted["task_id"], 1_000)
+    proxy.cut()
+    time.sleep(3)
+    proxy.restore()
+    status = client.wait_until_ended(accepted["task_id"], timeout=120)
+
+    assert proxy.dropped + proxy.refused >= 1
+    assert "retry: Retry in" in worker.log_path.read_text()
+    assert status["status"] == "completed", status
+    assert (status["created_count"], status["updated_count"]) == (NEW, EXISTING)
+    assert status["error_count"] == 0
+    assert Contract.objects.count() == EXISTING + NEW
+    assert Contract.objects.filter(status="new").count() == EXISTING + NEW
+    duplicates = Contract.objects.values("contract_number").annotate(n=Count("id")).filter(n__gt=1)
+    assert list(duplicates) == []
+    result = status["result"]
+    assert len(result["created_ids"]) + len(result["updated_ids"]) == EXISTING + NEW
+    assert set(result["created_ids"]) | set(result["updated_ids"]) == set(
+        Contract.objects.values_list("id", flat=True)
+    )
