@@ -88,9 +88,27 @@ def read_status(operation_id: str) -> dict[str, Any] | None:
 
 
 @sync_to_async(thread_sensitive=False)
-def render_full(state: dict[str, str]) -> dict[str, Any]:
+def read_full(state: dict[str, str]) -> dict[str, Any]:
     """The full status (errors, id lists) of a published state."""
     return get_operation_store().render(state)
+
+
+# One read of an ended operation's full status per process, shared by all its sockets.
+_full_reads: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+FULL_READ_KEPT_SECONDS = 60
+
+
+async def render_full(state: dict[str, str]) -> dict[str, Any]:
+    """The full status of a published end; a thousand sockets of one operation read it once."""
+    key = (state["task_id"], state["seq"])
+    read = _full_reads.get(key)
+    if read is None:
+        read = _full_reads[key] = asyncio.ensure_future(read_full(state))
+        loop = asyncio.get_running_loop()
+        read.add_done_callback(
+            lambda _: loop.call_later(FULL_READ_KEPT_SECONDS, _full_reads.pop, key, None)
+        )
+    return dict(await asyncio.shield(read))
 
 
 class OperationConsumer(AsyncJsonWebsocketConsumer):

@@ -14,6 +14,7 @@ import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -175,6 +176,25 @@ class ChunkReport:
         )
 
 
+def result_lists(record: dict[str, str]) -> tuple[str, ...]:
+    """The lists that make an ended operation's ``result``."""
+    return (*ID_LISTS, "results") if record["operation"] == "get" else ID_LISTS
+
+
+@dataclass
+class Snapshot:
+    """One consistent read of an operation: record, first errors, and id lists once ended."""
+
+    record: dict[str, str]
+    errors: list[Any]
+    lists: dict[str, list[Any]]
+
+    def render(self) -> dict[str, Any]:
+        result = self.lists if self.record["status"] in TERMINAL_STATUSES else None
+        errors = sorted(self.errors, key=lambda error: error.get("index", -1))
+        return render_status(self.record, errors, result)
+
+
 class OperationStore(ABC):
     """Where operation records, staged payloads and progress events live."""
 
@@ -239,20 +259,23 @@ class OperationStore(ABC):
 
     def status(self, operation_id: str) -> dict[str, Any] | None:
         """The public status; the id lists are included once the operation has ended."""
+        snapshot = self.snapshot(operation_id)
+        return None if snapshot is None else snapshot.render()
+
+    def snapshot(self, operation_id: str) -> Snapshot | None:
+        """The record with its errors and, once ended, its id lists."""
         record = self.record(operation_id)
-        if record is None:
-            return None
-        return self.render(record)
+        return None if record is None else self.complete(record)
 
     def render(self, record: dict[str, str]) -> dict[str, Any]:
+        return self.complete(record).render()
+
+    def complete(self, record: dict[str, str]) -> Snapshot:
         operation_id = record["task_id"]
-        result = None
+        lists = {}
         if record["status"] in TERMINAL_STATUSES:
-            result = {name: self.id_list(operation_id, name) for name in ID_LISTS}
-            if record["operation"] == "get":
-                result["results"] = self.id_list(operation_id, "results")
-        errors = sorted(self.errors(operation_id), key=lambda error: error.get("index", -1))
-        return render_status(record, errors, result)
+            lists = {name: self.id_list(operation_id, name) for name in result_lists(record)}
+        return Snapshot(record, self.errors(operation_id), lists)
 
     def request_cancel(self, operation_id: str) -> bool:
         """Ask the workers to stop between chunks; False when the operation has ended."""
@@ -382,6 +405,27 @@ def restored_seq() -> str:
     return str(time.time_ns() // 1_000_000)
 
 
+SNAPSHOT = """
+local record = redis.call('HGETALL', KEYS[1])
+if #record == 0 then return false end
+local errors = redis.call('LRANGE', KEYS[1] .. ':errors', 0, tonumber(ARGV[1]) - 1)
+local status, operation
+for i = 1, #record, 2 do
+  if record[i] == 'status' then status = record[i + 1] end
+  if record[i] == 'operation' then operation = record[i + 1] end
+end
+local lists = {}
+if status == 'completed' or status == 'failed' or status == 'cancelled' then
+  local names = {'created_ids', 'updated_ids', 'deleted_ids'}
+  if operation == 'get' then table.insert(names, 'results') end
+  for _, name in ipairs(names) do
+    table.insert(lists, redis.call('LRANGE', KEYS[1] .. ':' .. name, 0, -1))
+  end
+end
+return {record, errors, lists}
+"""
+
+
 def record_key(operation_id: str) -> str:
     return f"bulkdrf:op:{operation_id}"
 
@@ -399,6 +443,7 @@ class RedisOperationStore(OperationStore):
         self._report_chunk = client.register_script(REPORT_CHUNK)
         self._transition = client.register_script(TRANSITION)
         self._restore = client.register_script(RESTORE)
+        self._snapshot = client.register_script(SNAPSHOT)
 
     def create(self, record: dict[str, str], chunks: list[bytes]) -> None:
         key = record_key(record["task_id"])
@@ -416,6 +461,23 @@ class RedisOperationStore(OperationStore):
         if not raw:
             return None
         return {key.decode(): value.decode() for key, value in raw.items()}
+
+    def snapshot(self, operation_id: str) -> Snapshot | None:
+        """The whole status in one round trip (one Lua script)."""
+        answer = self._snapshot(keys=[record_key(operation_id)], args=[MAX_REPORTED_ERRORS])
+        if not answer:
+            return None
+        flat, errors, lists = answer
+        record = {flat[i].decode(): flat[i + 1].decode() for i in range(0, len(flat), 2)}
+        names = result_lists(record) if lists else ()
+        return Snapshot(
+            record,
+            [orjson.loads(raw) for raw in errors],
+            {
+                name: [orjson.loads(raw) for raw in values]
+                for name, values in zip(names, lists, strict=True)
+            },
+        )
 
     def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
         blob = self.client.hget(f"{record_key(operation_id)}:payload", index)

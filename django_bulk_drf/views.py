@@ -20,7 +20,7 @@ from rest_framework.response import Response
 
 from .background import recover_operation
 from .exceptions import OperationStoreUnavailable
-from .operations import OperationStore, get_operation_store, parse_operation_id
+from .operations import OperationStore, Snapshot, get_operation_store, parse_operation_id
 
 
 def may_see(record: dict[str, str], user: Any) -> bool:
@@ -31,17 +31,19 @@ def may_see(record: dict[str, str], user: Any) -> bool:
     return bool(user and user.is_authenticated and str(user.pk) == record["owner_id"])
 
 
-def find_record(store: OperationStore, operation_id: str, user: Any) -> dict[str, str]:
+def find_snapshot(store: OperationStore, operation_id: str, user: Any) -> Snapshot:
+    """The operation as ``user`` may see it, rebuilt from the ledger if the store lost it."""
     canonical = parse_operation_id(operation_id)
     try:
-        record = store.record(canonical) if canonical else None
-        if record is None and canonical:
+        snapshot = store.snapshot(canonical) if canonical else None
+        if snapshot is None and canonical:
             record = recover_operation(canonical, store)
+            snapshot = store.complete(record) if record is not None else None
     except (RedisError, DatabaseError) as exc:
         raise OperationStoreUnavailable() from exc
-    if record is None or not may_see(record, user):
+    if snapshot is None or not may_see(snapshot.record, user):
         raise NotFound("No such operation.")
-    return record
+    return snapshot
 
 
 class OperationStatusView(APIView):
@@ -53,12 +55,7 @@ class OperationStatusView(APIView):
         return Response(await sync_to_async(self.read_status)(operation_id, request.user))
 
     def read_status(self, operation_id: str, user: Any) -> dict[str, Any]:
-        store = get_operation_store()
-        record = find_record(store, operation_id, user)
-        try:
-            return store.render(record)
-        except RedisError as exc:
-            raise OperationStoreUnavailable() from exc
+        return find_snapshot(get_operation_store(), operation_id, user).render()
 
 
 class OperationView(APIView):
@@ -71,14 +68,15 @@ class OperationView(APIView):
 
     def cancel(self, operation_id: str, user: Any) -> Response:
         store = get_operation_store()
-        record = find_record(store, operation_id, user)
+        snapshot = find_snapshot(store, operation_id, user)
+        record = snapshot.record
         try:
             cancelling = store.request_cancel(record["task_id"])
         except RedisError as exc:
             raise OperationStoreUnavailable() from exc
         if not cancelling:
             return Response(
-                {"error": "The operation has already ended.", **store.render(record)},
+                {"error": "The operation has already ended.", **snapshot.render()},
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(
