@@ -1,0 +1,281 @@
+"""Status polling: many clients polling one operation's status, beside trivial endpoints.
+
+Run: ``python -m load_tests.bench_status [--clients 200] [--seconds 20]``
+
+One ``/bulk/`` upsert of ``--rows`` rows is run to completion (so its status carries the id
+lists). Then, one endpoint after the other on the same uvicorn process, ``--clients`` concurrent
+clients (aiohttp when installed, else httpx; one keep-alive connection each, in
+``--client-processes`` processes) send GET requests back to back for ``--seconds`` seconds after
+a ``--warmup``:
+
+- ``GET /api/operations/<id>/status/`` — the product's status endpoint;
+- ``GET /bench/ping/`` — a plain async Django view answering ``{"ok": true}``: the trivial JSON
+  endpoint of the same server, the baseline;
+- ``GET /bench/adrf-ping/`` — the same answer through adrf's ``APIView`` (DRF's authentication,
+  content negotiation, renderer), the share of the framework in the status endpoint's cost.
+
+Requests per second count the 200 answers to requests sent inside the window; latency is each
+request's time from send to answer read (p50, p99). Non-200 answers and transport errors are
+counted by reason, not timed. The CPU time of the server and of the clients over the window tells
+which side was the bottleneck: with one uvicorn process, a server near 100 % of a core is
+saturated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import multiprocessing
+import queue
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import harness
+from .harness import BenchFailure, BenchStack, fmt_int, fmt_ms, fmt_ratio, log
+
+SCRIPT = "bench_status"
+SPAWN_ALLOWANCE = 4.0
+OK = "ok"
+
+
+@dataclass
+class EndpointFigures:
+    """Measured load on one endpoint."""
+
+    label: str
+    path: str
+    latencies: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    body_bytes: int = 0
+
+    @property
+    def requests_per_second(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"python -m load_tests.{SCRIPT}", description=__doc__)
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured window per endpoint")
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--rows", type=int, default=1000, help="rows of the polled operation")
+    parser.add_argument("--client-processes", type=int, default=1)
+    parser.add_argument("--client", choices=["aiohttp", "httpx"], default=default_client_library())
+    parser.add_argument("--time-bound", type=float, default=600.0, help="seconds, whole script")
+    return parser.parse_args(argv)
+
+
+# -- the clients (their own processes) --------------------------------------------------------
+
+
+def poll_endpoint(
+    library: str,
+    base_url: str,
+    path: str,
+    clients: int,
+    window: tuple[float, float],
+    results: Any,
+) -> None:
+    """``clients`` loops sending GET ``path`` back to back until the window's end; reports the
+    latencies and errors of the requests sent inside the window."""
+    latencies, errors = asyncio.run(poll(library, base_url, path, clients, window))
+    results.put(("done", latencies, dict(errors)))
+
+
+def default_client_library() -> str:
+    """aiohttp when installed (several times cheaper per request than httpx), else httpx."""
+    return "aiohttp" if importlib.util.find_spec("aiohttp") else "httpx"
+
+
+async def poll(
+    library: str, base_url: str, path: str, clients: int, window: tuple[float, float]
+) -> tuple[list[float], Counter[str]]:
+    """Latencies of the successful requests sent in the window, and the others by reason."""
+    start, end = window
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+
+    async def client_loop(get: Callable[[], Awaitable[str]]) -> None:
+        while (sent := time.monotonic()) < end:
+            outcome = await get()
+            if sent >= start:
+                if outcome == OK:
+                    latencies.append(time.monotonic() - sent)
+                else:
+                    errors[outcome] += 1
+
+    if library == "aiohttp":
+        await poll_with_aiohttp(base_url, path, clients, client_loop)
+    else:
+        await poll_with_httpx(base_url, path, clients, client_loop)
+    return latencies, errors
+
+
+async def poll_with_aiohttp(base_url: str, path: str, clients: int, client_loop: Any) -> None:
+    """One session, a connector of ``clients`` keep-alive connections."""
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout) as session:
+
+        async def get() -> str:
+            try:
+                async with session.get(path) as response:
+                    await response.read()
+                    return OK if response.status == 200 else f"HTTP {response.status}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                return type(exc).__name__
+
+        await asyncio.gather(*(client_loop(get) for _ in range(clients)))
+
+
+async def poll_with_httpx(base_url: str, path: str, clients: int, client_loop: Any) -> None:
+    """One ``AsyncClient`` per client: a shared pool of 200 connections costs more CPU per
+    request than the server under test spends."""
+
+    async def run_one() -> None:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30.0, trust_env=False) as client:
+
+            async def get() -> str:
+                try:
+                    response = await client.get(path)
+                except httpx.HTTPError as exc:
+                    return type(exc).__name__
+                return OK if response.status_code == 200 else f"HTTP {response.status_code}"
+
+            await client_loop(get)
+
+    await asyncio.gather(*(run_one() for _ in range(clients)))
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+def completed_operation(stack: BenchStack, rows: int) -> str:
+    """The status URL of a completed upsert of ``rows`` rows."""
+    with harness.http_client(stack.base_url) as client:
+        accepted = harness.start_bulk_upsert(client, harness.json_body(harness.contract_rows(rows)))
+        final = harness.wait_for_operation(client, accepted["status_url"], timeout=300)
+        harness.check_operation(final, rows, 0)
+    return accepted["status_url"]
+
+
+def measure(stack: BenchStack, endpoint: EndpointFigures, options: argparse.Namespace) -> None:
+    """Load one endpoint for the window; fills ``endpoint``."""
+    with harness.http_client(stack.base_url) as client:
+        probe = client.get(endpoint.path)
+        harness.expect_status(probe, 200, f"probe of {endpoint.path}")
+        endpoint.body_bytes = len(probe.content)
+    start = time.monotonic() + SPAWN_ALLOWANCE + options.warmup
+    end = start + options.seconds
+    results = multiprocessing.get_context("spawn").Queue()
+    counts = [c for c in harness.split_evenly(options.clients, options.client_processes) if c]
+    window = (start, end)
+    args = [(options.client, stack.base_url, endpoint.path, n, window, results) for n in counts]
+    with harness.client_processes(poll_endpoint, args) as processes:
+        server = [stack.server.pid]
+        clients = [process.pid for process in processes]
+        time.sleep(max(0.0, start - time.monotonic()))
+        server_cpu, client_cpu = harness.cpu_seconds(server), harness.cpu_seconds(clients)
+        time.sleep(max(0.0, end - time.monotonic()))
+        endpoint.server_cpu = harness.cpu_seconds(server) - server_cpu
+        endpoint.client_cpu = harness.cpu_seconds(clients) - client_cpu
+        endpoint.seconds = options.seconds
+        for _ in counts:
+            try:
+                _, latencies, errors = results.get(timeout=60)
+            except queue.Empty as exc:
+                raise BenchFailure(f"the clients of {endpoint.path} did not report") from exc
+            endpoint.latencies += latencies
+            endpoint.errors.update(errors)
+    log(f"{endpoint.label}: {endpoint.requests_per_second:,.0f} requests/s")
+
+
+def main() -> None:
+    options = parse_args()
+    load_at_start = harness.load_average()
+    harness.raise_open_files_limit()
+    with BenchStack(SCRIPT) as stack:
+        stack.start_server()
+        stack.start_worker()
+        status_url = completed_operation(stack, options.rows)
+        endpoints = [
+            EndpointFigures("operation status (ours)", status_url),
+            EndpointFigures("trivial JSON: async Django view", "/bench/ping/"),
+            EndpointFigures("trivial JSON: adrf APIView", "/bench/adrf-ping/"),
+        ]
+        for endpoint in endpoints:
+            measure(stack, endpoint, options)
+    report(endpoints, options, load_at_start)
+
+
+def error_text(errors: Counter[str]) -> str:
+    """``0``, or the count and its reasons: ``32 (HTTP 500: 32)``."""
+    if not errors:
+        return "0"
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in errors.most_common())
+    return f"{sum(errors.values())} ({reasons})"
+
+
+def report(
+    endpoints: list[EndpointFigures], options: argparse.Namespace, load_at_start: float
+) -> None:
+    status, baseline, adrf = endpoints
+    rows = []
+    for endpoint in endpoints:
+        if not endpoint.latencies:
+            raise BenchFailure(f"no request to {endpoint.path} succeeded: {endpoint.errors}")
+        rows.append(
+            [
+                endpoint.label,
+                fmt_int(endpoint.requests_per_second),
+                fmt_ms(harness.percentile(endpoint.latencies, 0.5)),
+                fmt_ms(harness.percentile(endpoint.latencies, 0.99)),
+                error_text(endpoint.errors),
+                f"{endpoint.server_cpu / endpoint.seconds:.0%}",
+                f"{endpoint.client_cpu / endpoint.seconds:.0%}",
+                fmt_int(endpoint.body_bytes),
+                fmt_ratio(endpoint.requests_per_second / baseline.requests_per_second),
+            ]
+        )
+    harness.print_table(
+        f"{options.clients} concurrent clients ({options.client}), {options.seconds:.0f} s per "
+        "endpoint, one uvicorn "
+        f"process; polled operation: {fmt_int(options.rows)} rows, completed",
+        [
+            "endpoint",
+            "requests/s",
+            "p50",
+            "p99",
+            "errors",
+            "server CPU",
+            "client CPU",
+            "body bytes",
+            "ratio to async Django view",
+        ],
+        rows,
+    )
+    ratio = status.requests_per_second / baseline.requests_per_second
+    adrf_ratio = status.requests_per_second / adrf.requests_per_second
+    p99 = harness.percentile(status.latencies, 0.99)
+    harness.print_summary(
+        SCRIPT,
+        f"status {fmt_int(status.requests_per_second)} requests/s = {fmt_ratio(ratio)} the "
+        f"trivial JSON endpoint (target ≥ 0.5×; {fmt_ratio(adrf_ratio)} the adrf one), "
+        f"p99 {fmt_ms(p99)} at {options.clients} clients (target ≤ 50 ms)",
+        load_at_start,
+    )
+
+
+if __name__ == "__main__":
+    harness.run_script(main, parse_args().time_bound)

@@ -1,0 +1,413 @@
+"""Write throughput: rows per second of each way to load contracts, medians of several runs.
+
+Run: ``python -m load_tests.bench_writes [--sizes 1000,10000,100000] [--runs 3]``
+
+For each payload size, into an empty table and into a full one (every row of the payload exists,
+so every row is an update), the same payload goes through:
+
+- **COPY** — the ceiling: psycopg3 ``cursor.copy`` of Python tuples straight into the table
+  (empty) or into a temporary table then one ``INSERT … ON CONFLICT DO UPDATE`` (full), committed;
+  no HTTP, no JSON.
+- **plain DRF** — ``POST /bench/plain-drf/{create,upsert}/``: a DRF ``ModelViewSet`` with
+  ``many=True`` (one INSERT per row; the upsert variant, DRF having none, calls ``update_or_create``
+  per row). Capped at 10,000 rows; like every baseline, it is skipped at a size where its rate at
+  the size below predicts a run longer than ``--max-run-seconds``.
+- **hand-written** — ``POST /bench/hand-written/{create,upsert}/``: ``many=True`` validation then
+  one ``bulk_create`` (``update_conflicts=True`` for the full table).
+- **sync (ours)** — ``POST /api/contracts/?unique_fields=contract_number,year``, the limits raised
+  in ``load_tests.settings``.
+- **/bulk/ (ours)** — ``POST /api/contracts/bulk/?unique_fields=…`` accepted, then the status
+  polled until ``completed``: end to end, one Celery worker process (concurrency 1).
+
+Every HTTP path goes over real HTTP (httpx) to one uvicorn process; the timed span is from sending
+the pre-encoded JSON body to having read the whole answer (to the completed status for /bulk/).
+Each path's answer and the table's row count are checked, so a wrong count fails the run. In each
+run the paths go one after the other, so that they share the machine's state of the moment. A
+figure whose first run takes longer than ``--max-run-seconds`` is not run again (``[1 run]``).
+
+A second table gives the p50 latency of a 50-row sync upsert beside a single-object DRF create on
+the same server (``--latency-requests`` requests each, one at a time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from . import harness
+from .harness import BenchFailure, BenchStack, fmt_int, fmt_ratio, log
+
+SCRIPT = "bench_writes"
+CASES = ("empty", "full")
+PLAIN_DRF_MAX_ROWS = 10_000
+LATENCY_ROWS = 50
+
+
+@dataclass(frozen=True)
+class WritePath:
+    """One way of writing a payload; ``urls`` per case, ``None`` for COPY."""
+
+    key: str
+    label: str
+    urls: dict[str, str] | None = None
+    expected_status: dict[str, int] = field(default_factory=dict)
+    max_rows: int | None = None
+    background: bool = False
+    #: A baseline may be skipped at a size where it would run too long; our paths never are.
+    baseline: bool = True
+
+
+PATHS = [
+    WritePath("copy", "PostgreSQL COPY (ceiling)"),
+    WritePath(
+        "plain",
+        "plain DRF ModelViewSet many=True",
+        {"empty": "/bench/plain-drf/create/", "full": "/bench/plain-drf/upsert/"},
+        {"empty": 201, "full": 201},
+        max_rows=PLAIN_DRF_MAX_ROWS,
+    ),
+    WritePath(
+        "hand",
+        "hand-written many=True + bulk_create",
+        {"empty": "/bench/hand-written/create/", "full": "/bench/hand-written/upsert/"},
+        {"empty": 201, "full": 200},
+    ),
+    WritePath(
+        "sync",
+        "ours: sync upsert",
+        {case: f"/api/contracts/?unique_fields={harness.CONFLICT_TARGET}" for case in CASES},
+        {"empty": 200, "full": 200},
+        baseline=False,
+    ),
+    WritePath("bulk", "ours: /bulk/ upsert end to end", background=True, baseline=False),
+]
+
+
+@dataclass
+class Cell:
+    """The runs of one path, at one size, in one case."""
+
+    rates: list[float] = field(default_factory=list)
+    skipped: str = ""
+
+    @property
+    def rate(self) -> float | None:
+        return harness.median(self.rates) if self.rates else None
+
+
+Results = dict[tuple[str, str, int], Cell]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=f"python -m load_tests.{SCRIPT}", description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated row counts")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median reported)")
+    parser.add_argument("--max-run-seconds", type=float, default=90.0)
+    parser.add_argument("--latency-requests", type=int, default=200)
+    parser.add_argument("--time-bound", type=float, default=1800.0, help="seconds, whole script")
+    options = parser.parse_args(argv)
+    options.sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
+    return options
+
+
+# -- one measurement --------------------------------------------------------------------------
+
+
+def prepare_table(stack: BenchStack, case: str, size: int) -> None:
+    """Empty, or filled with every key of the payload (revision 0)."""
+    if case == "empty":
+        stack.truncate_contracts()
+    else:
+        stack.fill_contracts(harness.contract_rows(size))
+
+
+def time_copy(stack: BenchStack, case: str, rows: list[dict]) -> float:
+    tuples = harness.copy_tuples(rows)
+    with stack.connect() as connection:
+        started = time.perf_counter()
+        if case == "empty":
+            harness.copy_into_contracts(connection, tuples)
+        else:
+            harness.copy_upsert_contracts(connection, tuples)
+        connection.commit()
+        return time.perf_counter() - started
+
+
+def time_sync_request(
+    client: httpx.Client, path: WritePath, case: str, body: bytes, size: int
+) -> float:
+    started = time.perf_counter()
+    response = harness.post_json(client, path.urls[case], body)
+    elapsed = time.perf_counter() - started
+    answer = harness.expect_status(response, path.expected_status[case], path.label)
+    check_sync_answer(path, case, answer, size)
+    return elapsed
+
+
+def check_sync_answer(path: WritePath, case: str, answer: object, size: int) -> None:
+    """The answer accounts for every row (a plain DRF answer is the list of saved rows)."""
+    if path.key == "plain":
+        counted = len(answer) if isinstance(answer, list) else -1
+    elif path.key == "hand":
+        counted = answer["total_items"]
+    else:
+        created, updated = (size, 0) if case == "empty" else (0, size)
+        counted = size
+        if (answer["created_count"], answer["updated_count"]) != (created, updated):
+            raise BenchFailure(
+                f"{path.label} into the {case} table of {size} rows answered created_count="
+                f"{answer['created_count']} updated_count={answer['updated_count']}, expected "
+                f"{created} and {updated}"
+            )
+    if counted != size:
+        raise BenchFailure(f"{path.label}: the answer accounts for {counted} of {size} rows")
+
+
+def time_bulk(client: httpx.Client, case: str, body: bytes, size: int, timeout: float) -> float:
+    started = time.perf_counter()
+    accepted = harness.start_bulk_upsert(client, body)
+    final = harness.wait_for_operation(client, accepted["status_url"], timeout)
+    elapsed = time.perf_counter() - started
+    created, updated = (size, 0) if case == "empty" else (0, size)
+    harness.check_operation(final, created, updated)
+    return elapsed
+
+
+def measure(
+    stack: BenchStack, client: httpx.Client, path: WritePath, case: str, size: int, run: int
+) -> float:
+    """Seconds for one payload of ``size`` rows through ``path``; checks the table afterwards."""
+    prepare_table(stack, case, size)
+    rows = harness.contract_rows(size, revision=run + 1)
+    if path.key == "copy":
+        elapsed = time_copy(stack, case, rows)
+    elif path.background:
+        elapsed = time_bulk(client, case, harness.json_body(rows), size, timeout=900)
+    else:
+        elapsed = time_sync_request(client, path, case, harness.json_body(rows), size)
+    if (count := stack.count_contracts()) != size:
+        raise BenchFailure(f"{path.label} ({case}, {size} rows): the table holds {count} rows")
+    return elapsed
+
+
+# -- the runs ---------------------------------------------------------------------------------
+
+
+def skip_reason(path: WritePath, case: str, size: int, results: Results, limit: float) -> str:
+    """Why this figure is not measured: over the path's cap, or predicted too slow."""
+    smaller = [s for (key, c, s), cell in results.items() if key == path.key and c == case]
+    known = [results[(path.key, case, s)].rate for s in sorted(smaller) if s < size]
+    known = [r for r in known if r]
+    if path.max_rows is not None and size > path.max_rows:
+        slow = f"~{fmt_int(known[-1])} rows/s" if known else f"capped at {path.max_rows} rows"
+        return f"skipped (too slow: {slow})"
+    if path.baseline and known and size / known[-1] > limit:
+        return f"skipped (too slow: ~{fmt_int(known[-1])} rows/s)"
+    return ""
+
+
+def run_size(
+    stack: BenchStack,
+    client: httpx.Client,
+    size: int,
+    options: argparse.Namespace,
+    results: Results,
+) -> None:
+    for case in CASES:
+        cells = {path.key: results.setdefault((path.key, case, size), Cell()) for path in PATHS}
+        for path in PATHS:
+            cells[path.key].skipped = skip_reason(
+                path, case, size, results, options.max_run_seconds
+            )
+        for run in range(options.runs):
+            for path in PATHS:
+                cell = cells[path.key]
+                if cell.skipped or (cell.rates and size / cell.rates[0] > options.max_run_seconds):
+                    continue
+                seconds = measure(stack, client, path, case, size, run)
+                cell.rates.append(size / seconds)
+                log(f"{size:>7} rows {case:5} {path.label}: {size / seconds:,.0f} rows/s")
+
+
+def warm_up(stack: BenchStack, client: httpx.Client) -> None:
+    """One small request per path, so that no figure pays for first-request imports."""
+    for case in CASES:
+        for path in PATHS:
+            measure(stack, client, path, case, 10, run=0)
+
+
+@dataclass
+class Latency:
+    """One kind of request of the latency table: its samples, or why it could not be measured."""
+
+    label: str
+    url: str
+    expected_status: int
+    samples: list[float] = field(default_factory=list)
+    failure: str = ""
+
+    def send(self, client: httpx.Client, body: bytes) -> None:
+        """Time one request; a wrong answer is recorded and stops this kind of request."""
+        started = time.perf_counter()
+        response = harness.post_json(client, self.url, body)
+        elapsed = time.perf_counter() - started
+        if response.status_code != self.expected_status:
+            self.failure = f"HTTP {response.status_code} (expected {self.expected_status})"
+            log(f"{self.label}: {self.failure}: {response.text[:300]}")
+        else:
+            self.samples.append(elapsed)
+
+    @property
+    def p50(self) -> float | None:
+        return harness.percentile(self.samples, 0.5) if self.samples else None
+
+
+def latency_figures(client: httpx.Client, requests: int) -> dict[str, Latency]:
+    """p50 of a 50-row sync upsert and of single-object creates, one request at a time."""
+    kinds = {
+        "upsert": Latency(
+            f"ours: sync upsert of {LATENCY_ROWS} rows",
+            f"/api/contracts/?unique_fields={harness.CONFLICT_TARGET}",
+            200,
+        ),
+        "plain_single": Latency(
+            "plain DRF ModelViewSet: create one object", "/bench/plain-drf/create/", 201
+        ),
+        "ours_single": Latency(
+            "ours: create one object (POST /api/contracts/)", "/api/contracts/", 201
+        ),
+    }
+    upsert_body = harness.json_body(harness.contract_rows(LATENCY_ROWS))
+    single_rows = harness.contract_rows(LATENCY_ROWS + 2 * requests)[LATENCY_ROWS:]
+    for index in range(requests):
+        kinds["upsert"].send(client, upsert_body)
+        for offset, name in enumerate(("plain_single", "ours_single")):
+            if not kinds[name].failure:
+                kinds[name].send(client, harness.json_body(single_rows[offset * requests + index]))
+        if kinds["upsert"].failure or kinds["plain_single"].failure:
+            break
+    return kinds
+
+
+# -- output -----------------------------------------------------------------------------------
+
+
+def cell_text(results: Results, path: WritePath, case: str, size: int, runs: int) -> str:
+    cell = results.get((path.key, case, size))
+    if cell is None or cell.rate is None:
+        return cell.skipped if cell and cell.skipped else "—"
+    text = f"{fmt_int(cell.rate)} rows/s"
+    copy_rate = results[("copy", case, size)].rate
+    if path.key != "copy" and copy_rate:
+        text += f" ({fmt_ratio(cell.rate / copy_rate)} COPY)"
+    if len(cell.rates) < runs:
+        text += f" [{len(cell.rates)} run]"
+    return text
+
+
+def print_results(results: Results, options: argparse.Namespace) -> None:
+    sizes = options.sizes
+    headers = ["table", "path", *[f"{fmt_int(size)} rows" for size in sizes]]
+    rows = [
+        [case, path.label, *[cell_text(results, path, case, s, options.runs) for s in sizes]]
+        for case in CASES
+        for path in PATHS
+    ]
+    harness.print_table(
+        f"Rows per second, median of {options.runs} run(s); in brackets the ratio to COPY "
+        "in the same run",
+        headers,
+        rows,
+    )
+    ratio_rows = []
+    for case in CASES:
+        for size in sizes:
+            rates = {
+                key: results[(key, case, size)].rate for key in ("copy", "hand", "sync", "bulk")
+            }
+            ratio_rows.append(
+                [
+                    case,
+                    fmt_int(size),
+                    ratio_text(rates["sync"], rates["hand"]),
+                    ratio_text(rates["sync"], rates["copy"]),
+                    ratio_text(rates["bulk"], rates["copy"]),
+                ]
+            )
+    harness.print_table(
+        "Ratios (targets: sync ≥ 3× hand-written at 1,000 rows; /bulk/ ≥ 0.25× COPY at 100,000)",
+        ["table", "rows", "sync / hand-written", "sync / COPY", "/bulk/ / COPY"],
+        ratio_rows,
+    )
+
+
+def ratio_text(numerator: float | None, denominator: float | None) -> str:
+    if not numerator or not denominator:
+        return "—"
+    return fmt_ratio(numerator / denominator)
+
+
+def print_latency(latency: dict[str, Latency], requests: int) -> None:
+    baseline = latency["plain_single"].p50
+    rows = []
+    for kind in latency.values():
+        if kind.p50 is None:
+            rows.append([kind.label, f"failed: {kind.failure}", "—"])
+        else:
+            rows.append([kind.label, harness.fmt_ms(kind.p50), ratio_text(kind.p50, baseline)])
+    harness.print_table(
+        f"p50 latency, {requests} requests each, one at a time (target: 50-row sync upsert "
+        "≤ 2× single-object DRF create)",
+        ["request", "p50", "ratio to plain DRF single create"],
+        rows,
+    )
+
+
+def summary_text(results: Results, latency: dict[str, Latency] | None, sizes: list[int]) -> str:
+    parts = []
+    largest = max(sizes)
+    for case in CASES:
+        bulk, copy = results[("bulk", case, largest)].rate, results[("copy", case, largest)].rate
+        if bulk and copy:
+            parts.append(
+                f"/bulk/ {fmt_int(largest)} rows {case} table {fmt_int(bulk)} rows/s = "
+                f"{fmt_ratio(bulk / copy)} COPY (target ≥ 0.25×)"
+            )
+    if 1000 in sizes:
+        sync, hand = results[("sync", "full", 1000)].rate, results[("hand", "full", 1000)].rate
+        if sync and hand:
+            parts.append(
+                f"sync upsert 1,000 rows = {fmt_ratio(sync / hand)} hand-written (target ≥ 3×)"
+            )
+    if latency and latency["upsert"].p50 and latency["plain_single"].p50:
+        ratio = latency["upsert"].p50 / latency["plain_single"].p50
+        parts.append(f"50-row sync p50 = {fmt_ratio(ratio)} single DRF create (target ≤ 2×)")
+    return "; ".join(parts)
+
+
+def main() -> None:
+    options = parse_args()
+    load_at_start = harness.load_average()
+    results: Results = {}
+    latency: dict[str, Latency] | None = None
+    with BenchStack(SCRIPT) as stack:
+        stack.start_server()
+        stack.start_worker()
+        with harness.http_client(stack.base_url) as client:
+            warm_up(stack, client)
+            for size in options.sizes:
+                run_size(stack, client, size, options, results)
+            if options.latency_requests:
+                stack.truncate_contracts()
+                latency = latency_figures(client, options.latency_requests)
+    print_results(results, options)
+    if latency:
+        print_latency(latency, options.latency_requests)
+    harness.print_summary(SCRIPT, summary_text(results, latency, options.sizes), load_at_start)
+
+
+if __name__ == "__main__":
+    harness.run_script(main, parse_args().time_bound)
