@@ -27,7 +27,6 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
-    "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
@@ -44,7 +43,6 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
 ROOT_URLCONF = "asgi_demo.urls"
@@ -59,14 +57,19 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
             ]
         },
     }
 ]
 
+# Workers keep their database connection between tasks (``python -m asgi_demo worker`` sets
+# CONN_MAX_AGE); ASGI requests, each on a thread of its own, close theirs.
 DATABASES = {
-    "default": dj_database_url.parse(DATABASE_URL or f"sqlite:///{SQLITE_PATH}", conn_max_age=0)
+    "default": dj_database_url.parse(
+        DATABASE_URL or f"sqlite:///{SQLITE_PATH}",
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        conn_health_checks=True,
+    )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # One writer at a time: take the write lock when the transaction starts, not half-way.
@@ -82,7 +85,14 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Each ASGI request runs its sync parts in a thread of its own: under load more
+                # requests than the pool holds ask at once. A blocking pool makes them wait for
+                # a connection instead of failing.
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_KWARGS": {"max_connections": 50, "timeout": 20},
+            },
         }
     }
     CELERY_BROKER_URL = REDIS_URL

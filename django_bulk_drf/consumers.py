@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from contextlib import suppress
 from typing import Any
 
@@ -61,6 +62,21 @@ def progress_body(state: dict[str, str]) -> dict[str, Any]:
     body = render_status(state)
     del body["errors"], body["result"]
     return {"type": "operation.progress", **body}
+
+
+# The text of each progress message, made once per process for all the sockets that follow it.
+_progress_texts: OrderedDict[tuple[str, str], str] = OrderedDict()
+PROGRESS_TEXTS_KEPT = 1024
+
+
+def progress_text(state: dict[str, str]) -> str:
+    key = (state["task_id"], state["seq"])
+    text = _progress_texts.get(key)
+    if text is None:
+        text = _progress_texts[key] = orjson.dumps(progress_body(state)).decode()
+        if len(_progress_texts) > PROGRESS_TEXTS_KEPT:
+            _progress_texts.popitem(last=False)
+    return text
 
 
 def ended(status: dict[str, Any]) -> bool:
@@ -177,7 +193,7 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
                     )
                     await self.end(CLOSE_ENDED)
                     return
-                await self.send_json(progress_body(state))
+                await self.send(text_data=progress_text(state))
                 self.last_seq = int(state["seq"])
         except asyncio.CancelledError:
             raise
