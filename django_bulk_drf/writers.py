@@ -153,18 +153,21 @@ def upsert_rows(
     trip. Elsewhere the rows that existed are those the items were validated against.
     """
     writer = InsertStatement(queryset.model, connections[queryset.db], unique_fields)
-    return write_in_batches(writer, in_key_order(items, unique_fields), batch_size)
+    return write_in_batches(writer, items, batch_size)
 
 
 def write_in_batches(
     writer: InsertStatement, items: Sequence[ValidatedItem], batch_size: int
 ) -> WriteResult:
-    """One ``COPY`` per group of items with the same fields, or ``VALUES`` of ``batch_size``."""
+    """One ``COPY`` per group of items with the same fields (merged in key order by the
+    database), or ``VALUES`` of ``batch_size`` rows sorted by key here."""
     result = WriteResult()
+    names = [f.name for f in writer.target]
     for present, group in group_by_present_fields(items).items():
         if writer.copies(len(group)):
             result.merge(writer.execute(group, present))
             continue
+        group = in_key_order(group, names) if names else group
         rows_per_statement = max(1, min(batch_size, MAX_QUERY_PARAMS // writer.column_count))
         for start in range(0, len(group), rows_per_statement):
             result.merge(writer.execute(group[start : start + rows_per_statement], present))
