@@ -4,6 +4,8 @@ The bulk limits are raised so that one request can carry every payload size the 
 ``DEBUG`` is off, as in production (with it on, Django keeps every query in memory).
 """
 
+import os
+
 from asgi_demo.settings import *  # noqa: F403
 
 ROOT_URLCONF = "load_tests.urls"
@@ -16,3 +18,7 @@ BULK_DRF_SYNC_UPSERT_TIMEOUT = 600
 
 # The baseline views read the body through DRF's JSONParser, which honours this cap.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
+
+# Items per background chunk: the package default unless BENCH_CHUNK_SIZE asks for another, so
+# that a run can show what a larger chunk buys.
+BULK_DRF_CHUNK_SIZE = int(os.environ.get("BENCH_CHUNK_SIZE", "100"))
