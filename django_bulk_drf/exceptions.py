@@ -53,8 +53,19 @@ class BulkConflict(BulkAPIException):
         super().__init__({"error": message})
 
 
-class OperationStoreUnavailable(APIException):
-    """Redis (operation records, broker) or the database cannot be reached right now."""
+class DatabaseTimeout(BulkAPIException):
+    """A synchronous batch ran past its statement timeout, or the database failed under it."""
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+class ServiceUnavailable(APIException):
+    """A service the request needs (the task queue) refused it: nothing was started."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+class OperationStoreUnavailable(ServiceUnavailable):
+    """Redis (operation records, broker) or the database cannot be reached right now."""
+
     default_detail = "The operation store is unavailable; retry shortly."

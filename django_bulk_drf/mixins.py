@@ -16,19 +16,20 @@ from django.db import DatabaseError, IntegrityError, OperationalError
 from django.urls import NoReverseMatch, reverse
 from redis.exceptions import RedisError
 from rest_framework import status
-from rest_framework.exceptions import APIException
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView as DRFAPIView
 
+from .answers import accepted_answer, sync_answer
 from .background import fail_operation, stage_operation
 from .exceptions import (
     BadBulkRequest,
-    BulkAPIException,
     BulkConflict,
+    DatabaseTimeout,
     OperationStoreUnavailable,
     PayloadTooLarge,
+    ServiceUnavailable,
 )
 from .execution import BulkOutcome, run_in_transaction
 from .idempotency import once_per_key
@@ -47,22 +48,6 @@ from .settings import bulk_settings
 from .tasks import run_operation
 from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
-
-SYNC_MESSAGES = {
-    Operation.CREATE: "Bulk create completed successfully",
-    Operation.UPDATE: "Bulk update completed successfully",
-    Operation.REPLACE: "Bulk update completed successfully",
-    Operation.UPSERT: "Upsert completed successfully",
-    Operation.DELETE: "Bulk delete completed successfully",
-}
-
-
-class DatabaseTimeout(BulkAPIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-
-
-class ServiceUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
 class BulkOperationsMixin:
@@ -352,49 +337,3 @@ def prefers_respond_async(request: Request) -> bool:
     """True when the client sent ``Prefer: respond-async`` (RFC 7240)."""
     preferences = request.headers.get("Prefer", "").lower().replace(";", ",").split(",")
     return "respond-async" in [preference.strip() for preference in preferences]
-
-
-def operation_urls(operation_id: str) -> dict[str, str]:
-    try:
-        status_url = reverse("bulk-operation-status", args=[operation_id])
-    except NoReverseMatch:
-        status_url = f"/api/operations/{operation_id}/status/"
-    return {"status_url": status_url, "websocket_url": f"/ws/operations/{operation_id}/"}
-
-
-def accepted_answer(record: dict[str, str], payload: BulkPayload) -> dict[str, Any]:
-    """The exact ``202`` body of a background operation."""
-    operation_id = record["task_id"]
-    return {
-        "message": f"Bulk {payload.operation} task started for {payload.total_items} items",
-        "task_id": operation_id,
-        "total_items": payload.total_items,
-        "unique_fields": list(payload.unique_fields),
-        **operation_urls(operation_id),
-        "is_async": True,
-    }
-
-
-def sync_answer(payload: BulkPayload, outcome: BulkOutcome) -> dict[str, Any]:
-    """The exact answer body of a synchronous bulk request."""
-    result = outcome.result
-    if payload.operation == Operation.GET:
-        return {"count": len(outcome.results), "results": outcome.results, "is_sync": True}
-    answer: dict[str, Any] = {
-        "message": SYNC_MESSAGES[payload.operation],
-        "total_items": payload.total_items,
-    }
-    if payload.operation == Operation.CREATE:
-        answer |= {"created_count": len(result.created_ids), "created_ids": result.created_ids}
-    elif payload.operation == Operation.UPSERT:
-        answer |= {
-            "created_count": len(result.created_ids),
-            "updated_count": len(result.updated_ids),
-            "created_ids": result.created_ids,
-            "updated_ids": result.updated_ids,
-        }
-    elif payload.operation == Operation.DELETE:
-        answer |= {"deleted_count": len(result.deleted_ids), "deleted_ids": result.deleted_ids}
-    else:
-        answer |= {"updated_count": len(result.updated_ids), "updated_ids": result.updated_ids}
-    return answer | {"is_sync": True}

@@ -30,7 +30,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.views import APIView
 
-from .mixins import SYNC_MESSAGES
+from .answers import SYNC_MESSAGES
 from .operations import CELERY_STATES
 from .payloads import Operation
 from .serializers import allowed_conflict_targets
