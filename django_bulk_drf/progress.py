@@ -28,7 +28,6 @@ from collections import deque
 from typing import Any
 
 import orjson
-from django.conf import settings
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
@@ -36,6 +35,7 @@ from .operations import (
     LocalOperationStore,
     channel_name,
     get_operation_store,
+    redis_url,
     uses_redis,
 )
 
@@ -294,11 +294,3 @@ def operation_events() -> OperationEvents:
             hub = LocalOperationEvents(store)
         _hubs[loop] = hub
     return hub
-
-
-def redis_url() -> str:
-    """The Redis URL of the django-redis ``default`` cache, where the records are published."""
-    location = settings.CACHES["default"]["LOCATION"]
-    if isinstance(location, list | tuple):
-        location = location[0]
-    return location.split(",")[0]

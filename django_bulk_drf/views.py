@@ -20,7 +20,13 @@ from rest_framework.response import Response
 
 from .background import recover_operation
 from .exceptions import OperationStoreUnavailable
-from .operations import OperationStore, Snapshot, get_operation_store, parse_operation_id
+from .operations import (
+    OperationStore,
+    Snapshot,
+    asnapshot,
+    get_operation_store,
+    parse_operation_id,
+)
 
 
 def may_see(record: dict[str, str], user: Any) -> bool:
@@ -52,7 +58,16 @@ class OperationStatusView(APIView):
     permission_classes = [AllowAny]
 
     async def get(self, request: Request, operation_id: str) -> Response:
-        return Response(await sync_to_async(self.read_status)(operation_id, request.user))
+        canonical = parse_operation_id(operation_id)
+        try:
+            snapshot = await asnapshot(canonical) if canonical else None
+        except RedisError as exc:
+            raise OperationStoreUnavailable() from exc
+        if snapshot is None:  # unknown, or lost by the store: the ledger may rebuild it
+            return Response(await sync_to_async(self.read_status)(operation_id, request.user))
+        if not may_see(snapshot.record, request.user):
+            raise NotFound("No such operation.")
+        return Response(snapshot.render())
 
     def read_status(self, operation_id: str, user: Any) -> dict[str, Any]:
         return find_snapshot(get_operation_store(), operation_id, user).render()
