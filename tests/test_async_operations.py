@@ -6,30 +6,12 @@ import pytest
 
 from asgi_demo.contracts.models import Contract
 from tests.conftest import contract_item
-from tests.fixtures.operations import run_bulk
+from tests.fixtures.operations import STATUS_KEYS, run_bulk
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_settled"),
 ]
-
-STATUS_KEYS = {
-    "task_id",
-    "operation",
-    "status",
-    "state",
-    "progress",
-    "created_count",
-    "updated_count",
-    "deleted_count",
-    "error_count",
-    "errors",
-    "result",
-    "created_at",
-    "started_at",
-    "finished_at",
-    "is_async",
-}
 
 
 async def test_bulk_create_answers_202_with_the_operation_and_completes(api, contract_items):

@@ -18,7 +18,7 @@ from drf_spectacular.utils import extend_schema
 from asgi_demo.contracts.views import ContractViewSet
 from django_bulk_drf.routers import BulkRouter
 from tests.conftest import CONTRACTS_URL, UPSERT_URL, contract_item
-from tests.fixtures.operations import run_bulk
+from tests.fixtures.operations import STATUS_KEYS, run_bulk
 
 ROOT = Path(__file__).resolve().parents[1]
 BULK_URL = "/api/contracts/bulk/"
@@ -30,23 +30,6 @@ ACCEPTED_KEYS = {
     "unique_fields",
     "status_url",
     "websocket_url",
-    "is_async",
-}
-STATUS_KEYS = {
-    "task_id",
-    "operation",
-    "status",
-    "state",
-    "progress",
-    "created_count",
-    "updated_count",
-    "deleted_count",
-    "error_count",
-    "errors",
-    "result",
-    "created_at",
-    "started_at",
-    "finished_at",
     "is_async",
 }
 # Serving static files through Django under ASGI (the demo's Swagger UI assets) iterates a file.
