@@ -2,6 +2,8 @@ from django.apps import AppConfig
 
 
 class BulkDRFConfig(AppConfig):
+    """The chunk ledger's app; documents the bulk endpoints when drf-spectacular is installed."""
+
     name = "django_bulk_drf"
     label = "django_bulk_drf"
     verbose_name = "Bulk operations for DRF"

@@ -88,7 +88,9 @@ def read_rows(viewset: Any, ids: list[Any]) -> list[Any]:
     return list(viewset.get_serializer(ordered, many=True).data)
 
 
-def run_in_transaction(viewset: Any, payload: BulkPayload, timeout: float, **options: Any):
+def run_in_transaction(
+    viewset: Any, payload: BulkPayload, timeout: float, **options: Any
+) -> BulkOutcome:
     """``execute_payload`` in its own transaction, with a statement timeout where supported."""
     db = viewset.get_queryset().db
     with transaction.atomic(using=db):

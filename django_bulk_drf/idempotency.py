@@ -25,10 +25,14 @@ ACCEPTING_TTL = 60
 
 
 class IdempotencyKeyInUse(BulkAPIException):
+    """A retry arrived while the first request with its key is still being accepted."""
+
     status_code = status.HTTP_409_CONFLICT
 
 
 class IdempotencyKeyReused(BulkAPIException):
+    """The key was used before with another payload."""
+
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 

@@ -19,6 +19,8 @@ from django.db import connections
 
 @dataclass
 class Measurement:
+    """How long a block took and how many statements it ran."""
+
     started: float
     duration_ms: float = 0.0
     queries: int = 0

@@ -39,7 +39,10 @@ class CSVParser(BaseParser):
 
     media_type = "text/csv"
 
-    def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context=None):
+    def parse(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context=None
+    ) -> list[dict[str, Any]]:
+        """The rows as objects; a malformed body is DRF's ``ParseError`` (a 400)."""
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         if codecs.lookup(encoding).name == "utf-8":
             encoding = "utf-8-sig"  # spreadsheets write a byte-order mark first

@@ -17,6 +17,8 @@ from .exceptions import BadBulkRequest
 
 
 class Operation:
+    """The operation names of the SPEC (the ``operation`` of a status, the 202 message)."""
+
     GET = "get"
     CREATE = "create"
     UPDATE = "update"
