@@ -446,6 +446,7 @@ def snapshot_from(answer: Any) -> Snapshot | None:
     )
 
 
+ASYNC_MAX_CONNECTIONS = 50
 _async_snapshots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
     weakref.WeakKeyDictionary()
 )
@@ -462,7 +463,11 @@ async def asnapshot(operation_id: str) -> Snapshot | None:
     if script is None:
         from redis import asyncio as aioredis
 
-        client = aioredis.Redis.from_url(redis_url())
+        # Many requests read at once: wait for a free connection rather than fail.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url(), max_connections=ASYNC_MAX_CONNECTIONS, timeout=20
+        )
+        client = aioredis.Redis(connection_pool=pool)
         script = _async_snapshots[loop] = client.register_script(SNAPSHOT)
     return snapshot_from(await script(keys=[record_key(operation_id)], args=[MAX_REPORTED_ERRORS]))
 
