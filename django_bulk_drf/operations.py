@@ -779,10 +779,19 @@ def uses_redis() -> bool:
     return caches["default"].__class__.__module__.startswith("django_redis")
 
 
-def get_operation_store() -> OperationStore:
-    """Redis when the ``default`` cache is django-redis; otherwise this process's memory."""
-    if uses_redis():
-        from django_redis import get_redis_connection
+_redis_stores: dict[int, RedisOperationStore] = {}
 
-        return RedisOperationStore(get_redis_connection("default"))
-    return _local_store
+
+def get_operation_store() -> OperationStore:
+    """Redis when the ``default`` cache is django-redis; otherwise this process's memory.
+
+    A Redis store is kept per client, so its Lua scripts are registered once, not per call."""
+    if not uses_redis():
+        return _local_store
+    from django_redis import get_redis_connection
+
+    client = get_redis_connection("default")
+    store = _redis_stores.get(id(client))
+    if store is None or store.client is not client:
+        store = _redis_stores[id(client)] = RedisOperationStore(client)
+    return store

@@ -46,18 +46,6 @@ class BulkPayload:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BulkPayload:
-        return cls(
-            operation=data["operation"],
-            items=data["items"],
-            unique_fields=tuple(data.get("unique_fields") or ()),
-            partial=bool(data.get("partial")),
-        )
-
-    def slice(self, start: int, stop: int) -> BulkPayload:
-        return BulkPayload(self.operation, self.items[start:stop], self.unique_fields, self.partial)
-
 
 def write_operation(method: str, unique_fields: Sequence[str]) -> tuple[str, bool]:
     """The operation and partial flag of an array write: POST creates, PATCH updates, PUT replaces;
