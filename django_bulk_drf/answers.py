@@ -7,6 +7,7 @@ from typing import Any
 from django.urls import NoReverseMatch, reverse
 
 from .execution import BulkOutcome
+from .operations import OperationRecord
 from .payloads import BulkPayload, Operation
 
 SYNC_MESSAGES = {
@@ -26,9 +27,9 @@ def operation_urls(operation_id: str) -> dict[str, str]:
     return {"status_url": status_url, "websocket_url": f"/ws/operations/{operation_id}/"}
 
 
-def accepted_answer(record: dict[str, str], payload: BulkPayload) -> dict[str, Any]:
+def accepted_answer(record: OperationRecord, payload: BulkPayload) -> dict[str, Any]:
     """The exact ``202`` body of a background operation."""
-    operation_id = record["task_id"]
+    operation_id = record.task_id
     return {
         "message": f"Bulk {payload.operation} task started for {payload.total_items} items",
         "task_id": operation_id,

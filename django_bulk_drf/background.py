@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -40,14 +41,14 @@ from rest_framework.request import Request
 from .execution import MODES, execute_payload, read_rows, set_statement_timeout
 from .models import ChunkLedger
 from .operations import (
-    CELERY_STATES,
     ID_LISTS,
     ChunkReport,
+    OperationRecord,
     OperationStore,
+    Status,
     get_operation_store,
     new_operation_id,
-    new_record,
-    now_iso,
+    now,
 )
 from .payloads import BulkPayload, Operation
 from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
@@ -63,67 +64,66 @@ class OperationLost(Exception):
     """The operation record or its staged payload is gone (expired, or the store was wiped)."""
 
 
-def stage_operation(viewset: Any, payload: BulkPayload, chunk_size: int) -> dict[str, str]:
+def stage_operation(viewset: Any, payload: BulkPayload, chunk_size: int) -> OperationRecord:
     """Save the operation record and its payload in chunks; returns the record."""
     request = viewset.request
     user = getattr(request, "user", None)
-    operation_id = new_operation_id()
     chunks = [
         orjson.dumps(payload.items[start : start + chunk_size])
         for start in range(0, payload.total_items, chunk_size)
     ]
-    record = new_record(
-        operation_id,
+    record = OperationRecord(
+        task_id=new_operation_id(),
         operation=payload.operation,
-        owner_id=user.pk if user is not None and user.is_authenticated else None,
+        owner_id=str(user.pk) if user is not None and user.is_authenticated else None,
         viewset=f"{type(viewset).__module__}.{type(viewset).__qualname__}",
+        action=viewset.action,
+        basename=viewset.basename,
+        method=request.method,
+        path=request.path,
+        query_string=request.META.get("QUERY_STRING", ""),
+        unique_fields=payload.unique_fields,
+        partial=payload.partial,
         total=payload.total_items,
         chunk_size=chunk_size,
         chunks_total=len(chunks),
-        unique_fields=payload.unique_fields,
-        partial=payload.partial,
     )
-    record |= {
-        "basename": viewset.basename or "",
-        "path": request.path,
-        "query_string": request.META.get("QUERY_STRING", ""),
-        "method": request.method,
-    }
     get_operation_store().create(record, chunks)
     return record
 
 
-def rebuild_viewset(record: dict[str, str]) -> Any:
-    """The viewset of the request that started the operation, with that request's user, so
-    that ``get_queryset()``, serializer context, permissions and ``perform_*`` hooks apply."""
-    viewset_class = import_string(record["viewset"])
+def rebuild_viewset(record: OperationRecord) -> Any:
+    """The viewset of the request that started the operation, with that request's user and
+    ``action``, so that ``get_queryset()``, ``get_serializer_class()``, serializer context,
+    permissions and ``perform_*`` hooks apply as they did in the request."""
+    viewset_class = import_string(record.viewset)
     http_request = HttpRequest()
-    http_request.method = record["method"]
-    http_request.path = record["path"]
+    http_request.method = record.method
+    http_request.path = record.path
     http_request.META = {
-        "QUERY_STRING": record["query_string"],
+        "QUERY_STRING": record.query_string,
         "SERVER_NAME": "localhost",
         "SERVER_PORT": "80",
-        "REQUEST_METHOD": record["method"],
+        "REQUEST_METHOD": record.method,
     }
-    http_request.GET = QueryDict(record["query_string"])
+    http_request.GET = QueryDict(record.query_string)
     viewset = viewset_class()
-    viewset.basename = record["basename"] or None
+    viewset.basename = record.basename
     viewset.args, viewset.kwargs = (), {}
     viewset.format_kwarg = None
     viewset.action_map = {}
-    viewset.action = f"bulk_{record['operation']}"
+    viewset.action = record.action
     viewset.bulk_background = True
     request = Request(http_request, parsers=viewset.get_parsers())
-    request.user = load_user(record["owner_id"])
+    request.user = load_user(record.owner_id)
     viewset.request = request
     viewset.headers = {}
     viewset.check_permissions(request)
     return viewset
 
 
-def load_user(owner_id: str) -> Any:
-    if not owner_id:
+def load_user(owner_id: str | None) -> Any:
+    if owner_id is None:
         return AnonymousUser()
     user_model = get_user_model()
     return user_model._default_manager.get(pk=user_model._meta.pk.to_python(owner_id))
@@ -136,13 +136,13 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
     record = store.record(operation_id)
     if record is None:
         raise OperationLost(f"Operation {operation_id} is unknown or expired.")
-    if record["status"] != "pending":
-        return int(record["chunks_total"]) if record["status"] == "running" else 0
+    if record.status is not Status.PENDING:
+        return record.chunks_total if record.status is Status.RUNNING else 0
     viewset = rebuild_viewset(record)
     payload = payload_of(record, [])
     if payload.operation in Operation.WRITES:
         items = []
-        for index in range(int(record["chunks_total"])):
+        for index in range(record.chunks_total):
             chunk = store.load_chunk(operation_id, index)
             if chunk is None:
                 raise OperationLost(f"The payload of operation {operation_id} is gone.")
@@ -158,15 +158,16 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
     db = viewset.get_queryset().db
     forget_old_ledger_rows(db)
     ChunkLedger.objects.using(db).get_or_create(
-        operation_id=operation_id, chunk_index=RECORD_ROW, defaults={"outcome": {"record": record}}
+        operation_id=operation_id,
+        chunk_index=RECORD_ROW,
+        defaults={"outcome": {"record": record.to_dict()}},
     )
     store.start(operation_id)
-    return int(record["chunks_total"])
+    return record.chunks_total
 
 
-def payload_of(record: dict[str, str], items: list[Any]) -> BulkPayload:
-    unique_fields = tuple(filter(None, record["unique_fields"].split(",")))
-    return BulkPayload(record["operation"], items, unique_fields, record["partial"] == "1")
+def payload_of(record: OperationRecord, items: list[Any]) -> BulkPayload:
+    return BulkPayload(record.operation, items, record.unique_fields, record.partial)
 
 
 def process_chunk(operation_id: str, index: int, store: OperationStore | None = None) -> None:
@@ -175,9 +176,9 @@ def process_chunk(operation_id: str, index: int, store: OperationStore | None = 
     record = store.record(operation_id)
     if record is None:
         raise OperationLost(f"Operation {operation_id} is unknown or expired.")
-    if record["status"] not in ("pending", "running"):
+    if record.status.is_terminal:
         return
-    if record["cancel_requested"] == "1":
+    if record.cancel_requested:
         store.report_chunk(operation_id, index, ChunkReport(processed=0))
         return
     items = store.load_chunk(operation_id, index)
@@ -185,7 +186,7 @@ def process_chunk(operation_id: str, index: int, store: OperationStore | None = 
         return  # reported already: the record drops a chunk's payload when it counts it
     started = time.perf_counter()
     viewset = rebuild_viewset(record)
-    first_index = index * int(record["chunk_size"])
+    first_index = index * record.chunk_size
     skip = store.skip_indexes(operation_id)
     kept = [first_index + i for i in range(len(items)) if first_index + i not in skip]
     payload = payload_of(record, [items[i - first_index] for i in kept])
@@ -213,13 +214,7 @@ def apply_chunk(
             if applied is not None:
                 return ChunkReport.from_dict(applied.outcome)
             outcome = execute_payload(viewset, payload, skip_invalid=True, index_map=index_map)
-            report = ChunkReport(
-                len(payload.items),
-                outcome.result.created_ids,
-                outcome.result.updated_ids,
-                outcome.result.deleted_ids,
-                outcome.errors,
-            )
+            report = ChunkReport(len(payload.items), outcome.result, outcome.errors)
             ChunkLedger.objects.using(db).filter(
                 operation_id=operation_id, chunk_index=index
             ).update(
@@ -305,7 +300,7 @@ def ended_from_ledger(db: str, operation_id: str) -> bool:
 
 def recover_operation(
     operation_id: str, store: OperationStore | None = None
-) -> dict[str, str] | None:
+) -> OperationRecord | None:
     """Rebuild an operation record that the store has lost, from the ledger: ``completed`` when
     every chunk had committed, else ``failed`` (the staged payload was lost with the record),
     with the counts and ids the database holds; no chunk writes after that. Returns the record
@@ -328,32 +323,31 @@ def recover_operation(
             copy.outcome["ended"] = True
             copy.save(update_fields=["outcome"])
         chunks = list(rows.filter(chunk_index__gte=0).order_by("chunk_index"))
-    record = dict(copy.outcome["record"])
+    record = OperationRecord.from_dict(copy.outcome["record"])
     lists: dict[str, list[Any]] = {name: [] for name in (*ID_LISTS, "errors")}
     for chunk in chunks:
         for name in lists:
             lists[name].extend(chunk.outcome.get(name, []))
-    total, chunks_total = int(record["total"]), int(record["chunks_total"])
     processed = sum(chunk.processed for chunk in chunks)
-    complete = len(chunks) == chunks_total
+    complete = len(chunks) == record.chunks_total
     # Items refused before the chunks ran were errors; their details were lost with the record.
-    refused = total - processed if complete else 0
-    status = "completed" if complete else "failed"
+    refused = record.total - processed if complete else 0
+    status = Status.COMPLETED if complete else Status.FAILED
     counts = {f"{name[:-4]}_count": len(lists[name]) for name in ID_LISTS}
-    record |= {
-        "status": status,
-        "state": CELERY_STATES[status],
-        "processed": str(processed + refused),
-        "error_count": str(len(lists["errors"]) + refused),
-        "chunks_done": str(len(chunks)),
-        "started_at": record["started_at"] or now_iso(),
-        "finished_at": now_iso(),
-        "message": "The operation record was lost (was the store restarted without "
+    record = replace(
+        record,
+        status=status,
+        processed=processed + refused,
+        error_count=len(lists["errors"]) + refused,
+        chunks_done=len(chunks),
+        started_at=record.started_at or now(),
+        finished_at=now(),
+        message="The operation record was lost (was the store restarted without "
         "persistence?) and was rebuilt from the chunk ledger. Committed: "
-        f"{len(chunks)} of {chunks_total} chunk(s), {counts['created_count']} created, "
+        f"{len(chunks)} of {record.chunks_total} chunk(s), {counts['created_count']} created, "
         f"{counts['updated_count']} updated, {counts['deleted_count']} deleted.",
-        **{name: str(value) for name, value in counts.items()},
-    }
+        **counts,
+    )
     if store.restore(record, lists, [chunk.chunk_index for chunk in chunks]):
         logger.warning("bulk operation %s rebuilt from its ledger: %s", operation_id, status)
     return store.record(operation_id)

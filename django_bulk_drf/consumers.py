@@ -44,7 +44,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
 from .background import recover_operation
-from .operations import TERMINAL_STATUSES, get_operation_store, parse_operation_id, render_status
+from .operations import (
+    OperationRecord,
+    Status,
+    get_operation_store,
+    parse_operation_id,
+    render_status,
+)
+from .operations.record import PROGRESS_EVENT
 from .progress import Subscription, operation_events
 from .settings import bulk_settings
 from .views import may_see
@@ -57,20 +64,20 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 
 
-def progress_body(state: dict[str, str]) -> dict[str, Any]:
+def progress_body(state: OperationRecord) -> dict[str, Any]:
     """A progress message from a published state: the counters, without errors and id lists."""
     body = render_status(state)
     del body["errors"], body["result"]
-    return {"type": "operation.progress", **body}
+    return {"type": PROGRESS_EVENT, **body}
 
 
 # The text of each progress message, made once per process for all the sockets that follow it.
-_progress_texts: OrderedDict[tuple[str, str], str] = OrderedDict()
+_progress_texts: OrderedDict[tuple[str, int], str] = OrderedDict()
 PROGRESS_TEXTS_KEPT = 1024
 
 
-def progress_text(state: dict[str, str]) -> str:
-    key = (state["task_id"], state["seq"])
+def progress_text(state: OperationRecord) -> str:
+    key = (state.task_id, state.seq)
     text = _progress_texts.get(key)
     if text is None:
         text = _progress_texts[key] = orjson.dumps(progress_body(state)).decode()
@@ -80,17 +87,18 @@ def progress_text(state: dict[str, str]) -> str:
 
 
 def ended(status: dict[str, Any]) -> bool:
-    return status["status"] in TERMINAL_STATUSES
+    """Whether a status body is the operation's last word."""
+    return Status(status["status"]).is_terminal
 
 
 # Store calls are blocking Redis round trips that touch no database: they run off the event loop,
 # in parallel for many sockets.
 @sync_to_async(thread_sensitive=False)
-def read_record(operation_id: str) -> dict[str, str] | None:
+def read_record(operation_id: str) -> OperationRecord | None:
     return get_operation_store().record(operation_id)
 
 
-async def read_or_recover(operation_id: str) -> dict[str, str] | None:
+async def read_or_recover(operation_id: str) -> OperationRecord | None:
     """The record, or the one rebuilt from the ledger when the store has lost it."""
     record = await read_record(operation_id)
     if record is None:
@@ -104,19 +112,19 @@ def read_status(operation_id: str) -> dict[str, Any] | None:
 
 
 @sync_to_async(thread_sensitive=False)
-def read_full(state: dict[str, str]) -> dict[str, Any]:
+def read_full(state: OperationRecord) -> dict[str, Any]:
     """The full status (errors, id lists) of a published state."""
     return get_operation_store().render(state)
 
 
 # One read of an ended operation's full status per process, shared by all its sockets.
-_full_reads: dict[tuple[str, str], asyncio.Future[dict[str, Any]]] = {}
+_full_reads: dict[tuple[str, int], asyncio.Future[dict[str, Any]]] = {}
 FULL_READ_KEPT_SECONDS = 60
 
 
-async def render_full(state: dict[str, str]) -> dict[str, Any]:
+async def render_full(state: OperationRecord) -> dict[str, Any]:
     """The full status of a published end; a thousand sockets of one operation read it once."""
-    key = (state["task_id"], state["seq"])
+    key = (state.task_id, state.seq)
     read = _full_reads.get(key)
     if read is None:
         read = _full_reads[key] = asyncio.ensure_future(read_full(state))
@@ -185,16 +193,14 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
                     if state is None:
                         await self.end(CLOSE_NOT_FOUND)
                         return
-                if int(state["seq"]) <= self.last_seq:
+                if state.seq <= self.last_seq:
                     continue
-                if ended(state):
-                    await self.send_json(
-                        {"type": f"operation.{state['status']}", **await render_full(state)}
-                    )
+                if state.status.is_terminal:
+                    await self.send_json({"type": state.status.event, **await render_full(state)})
                     await self.end(CLOSE_ENDED)
                     return
                 await self.send(text_data=progress_text(state))
-                self.last_seq = int(state["seq"])
+                self.last_seq = state.seq
         except asyncio.CancelledError:
             raise
         except OSError:  # the client has gone; its disconnect cleans up

@@ -17,7 +17,7 @@ import orjson
 from rest_framework import status
 
 from .exceptions import BulkAPIException
-from .operations import OperationStore, get_operation_store
+from .operations import OperationRecord, OperationStore, get_operation_store
 from .payloads import BulkPayload
 from .settings import bulk_settings
 
@@ -47,8 +47,8 @@ def payload_fingerprint(request: Any, payload: BulkPayload) -> str:
 
 
 def once_per_key(
-    request: Any, payload: BulkPayload, start: Callable[[], dict[str, str]]
-) -> dict[str, str]:
+    request: Any, payload: BulkPayload, start: Callable[[], OperationRecord]
+) -> OperationRecord:
     """Run ``start`` (which stages and queues an operation, returning its record) at most once
     per idempotency key; without the header, just run it."""
     key = request.headers.get("Idempotency-Key")
@@ -73,7 +73,7 @@ def once_per_key(
         raise
     store.set_key(
         scoped_key,
-        {"fingerprint": fingerprint, "operation_id": record["task_id"]},
+        {"fingerprint": fingerprint, "operation_id": record.task_id},
         bulk_settings.CACHE_TIMEOUT,
     )
     return record
@@ -81,7 +81,7 @@ def once_per_key(
 
 def replayed_record(
     store: OperationStore, scoped_key: str, held: dict[str, str], fingerprint: str
-) -> dict[str, str] | None:
+) -> OperationRecord | None:
     """The operation a key already started; None when that operation has expired."""
     if held["fingerprint"] != fingerprint:
         raise IdempotencyKeyReused(

@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import connections
+
+if TYPE_CHECKING:
+    from .operations import OperationRecord
 
 
 @dataclass
@@ -51,15 +54,14 @@ def sync_metrics(measurement: Measurement, total_items: int) -> dict[str, Any]:
     }
 
 
-def operation_metrics(record: dict[str, str]) -> dict[str, Any]:
-    if not record["started_at"]:
+def operation_metrics(record: OperationRecord) -> dict[str, Any]:
+    """Wall time since the operation started, worker time, and rows per second."""
+    if record.started_at is None:
         return {"elapsed_seconds": 0.0, "worker_seconds": 0.0, "rows_per_second": None}
-    started = datetime.fromisoformat(record["started_at"])
-    ended = datetime.fromisoformat(record["finished_at"]) if record["finished_at"] else None
-    elapsed = ((ended or datetime.now(started.tzinfo)) - started).total_seconds()
-    processed = int(record["processed"])
+    ended = record.finished_at or datetime.now(record.started_at.tzinfo)
+    elapsed = (ended - record.started_at).total_seconds()
     return {
         "elapsed_seconds": round(elapsed, 3),
-        "worker_seconds": round(int(record.get("work_ms") or 0) / 1000, 3),
-        "rows_per_second": round(processed / elapsed, 1) if elapsed > 0 else None,
+        "worker_seconds": round(record.work_ms / 1000, 3),
+        "rows_per_second": round(record.processed / elapsed, 1) if elapsed > 0 else None,
     }

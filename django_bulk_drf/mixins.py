@@ -34,6 +34,7 @@ from .exceptions import (
 from .execution import BulkOutcome, run_in_transaction
 from .idempotency import once_per_key
 from .metrics import measure, sync_metrics
+from .operations import OperationRecord
 from .parsers import CSVParser, OrjsonParser
 from .payloads import (
     BulkPayload,
@@ -314,12 +315,12 @@ class BulkOperationsMixin:
             headers["Preference-Applied"] = "respond-async"
         return Response(answer, status=status.HTTP_202_ACCEPTED, headers=headers)
 
-    def queue_bulk_operation(self, payload: BulkPayload) -> dict[str, str]:
+    def queue_bulk_operation(self, payload: BulkPayload) -> OperationRecord:
         record = stage_operation(self, payload, self.get_bulk_chunk_size())
         try:
-            run_operation.delay(record["task_id"])
+            run_operation.delay(record.task_id)
         except Exception as exc:  # the broker refused the task: say so, leave no pending record
-            fail_operation(record["task_id"], f"The task could not be queued: {exc}.")
+            fail_operation(record.task_id, f"The task could not be queued: {exc}.")
             raise ServiceUnavailable(
                 f"The task queue is unavailable ({exc}); nothing was started."
             ) from exc

@@ -31,7 +31,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework.views import APIView
 
 from .answers import SYNC_MESSAGES
-from .operations import CELERY_STATES
+from .operations import Status
 from .payloads import Operation
 from .serializers import allowed_conflict_targets
 
@@ -318,8 +318,10 @@ class BulkSchemaComponents(AutoSchema):
                 properties={
                     "task_id": build_basic_type(OpenApiTypes.UUID),
                     "operation": self.enum_ref("BulkOperationKindEnum", OPERATION_KINDS),
-                    "status": self.enum_ref("BulkOperationStatusEnum", list(CELERY_STATES)),
-                    "state": self.enum_ref("BulkOperationStateEnum", list(CELERY_STATES.values())),
+                    "status": self.enum_ref("BulkOperationStatusEnum", [s.value for s in Status]),
+                    "state": self.enum_ref(
+                        "BulkOperationStateEnum", [s.celery_state for s in Status]
+                    ),
                     "progress": progress,
                     **{counter: integer() for counter in counters},
                     "errors": build_array_type(self.item_error_ref()),

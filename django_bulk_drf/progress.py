@@ -1,8 +1,8 @@
-"""The subscribe side of operation progress: one hub per process hands published states to the
+"""The subscribe side of operation progress: one hub per process hands published records to the
 WebSocket consumers that follow an operation.
 
-Publishing is the operation store's job (``operations.py``): every change of a record bumps its
-``seq`` and publishes the whole new state, atomically. This module only listens:
+Publishing is the operation store's job (``operations/``): every change of a record bumps its
+``seq`` and publishes the whole new record, atomically. This module only listens:
 
 - ``RedisOperationEvents`` (production): one ``redis.asyncio`` connection in pub/sub mode per
   process. The first local subscriber of an operation SUBSCRIBEs to its channel and the last one to
@@ -12,10 +12,11 @@ Publishing is the operation store's job (``operations.py``): every change of a r
   ``bulk-drf-progress-<pid>`` in ``CLIENT LIST``. ``subscribe`` returns only once Redis
   has confirmed the subscription, so a record read afterwards cannot miss an event.
 - ``LocalOperationEvents`` (embedded mode, no Redis): a listener on ``LocalOperationStore`` that
-  hands each state from the worker's thread to the event loop with ``call_soon_threadsafe``.
+  hands each record from the worker's thread to the event loop with ``call_soon_threadsafe``.
 
-Both deliver the states of one operation in ``seq`` order. A state is the record as a dict of
-strings plus ``"type"``; subscribers share it and must not change it.
+``BULK_DRF_PROGRESS_EVENTS`` names the hub class (an import string); by default (None) it is the
+one the operation store names (``OperationStore.progress_events``). Both deliver the records of
+one operation in ``seq`` order, decoded once (``OperationRecord``, frozen: subscribers share it).
 """
 
 from __future__ import annotations
@@ -27,21 +28,17 @@ from abc import ABC, abstractmethod
 from collections import deque
 from typing import Any
 
-import orjson
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from .operations import (
-    LocalOperationStore,
-    channel_name,
-    get_operation_store,
-    redis_url,
-    uses_redis,
-)
+from .operations import LocalOperationStore, OperationRecord, get_operation_store
+from .operations.redis import channel_name, decode_published, redis_url
+from .settings import bulk_settings
 
 logger = logging.getLogger(__name__)
 
-State = dict[str, str]
 
 SUBSCRIBE_TIMEOUT = 10.0
 RECONNECT_DELAY = 1.0
@@ -52,12 +49,12 @@ class Subscription:
 
     def __init__(self, operation_id: str) -> None:
         self.operation_id = operation_id
-        self.queue: asyncio.Queue[State] = asyncio.Queue()
+        self.queue: asyncio.Queue[OperationRecord] = asyncio.Queue()
 
-    def deliver(self, state: State) -> None:
+    def deliver(self, state: OperationRecord) -> None:
         self.queue.put_nowait(state)
 
-    async def next(self, timeout: float | None = None) -> State | None:
+    async def next(self, timeout: float | None = None) -> OperationRecord | None:
         """The next state, or None when none arrives within ``timeout`` seconds."""
         try:
             return await asyncio.wait_for(self.queue.get(), timeout)
@@ -85,7 +82,7 @@ class OperationEvents(ABC):
         """What the transport calls the operation's stream."""
         return operation_id
 
-    def fan_out(self, topic: str, state: State) -> None:
+    def fan_out(self, topic: str, state: OperationRecord) -> None:
         for subscription in list(self.subscribers.get(topic, ())):
             subscription.deliver(state)
 
@@ -111,9 +108,9 @@ class OperationEvents(ABC):
 class RedisOperationEvents(OperationEvents):
     """Redis pub/sub: one connection, one reader task, one SUBSCRIBE per followed operation."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str | None = None) -> None:
         super().__init__()
-        self.url = url
+        self.url = url or redis_url()
         self.lock = asyncio.Lock()
         self.client: aioredis.Redis | None = None
         self.pubsub: Any = None
@@ -205,7 +202,7 @@ class RedisOperationEvents(OperationEvents):
         channel = message["channel"].decode()
         if kind == "message":
             if channel in self.subscribers:
-                self.fan_out(channel, orjson.loads(message["data"]))
+                self.fan_out(channel, decode_published(message["data"]))
             else:
                 await self._drop_stray(channel)
         elif kind == "subscribe":
@@ -247,10 +244,16 @@ class RedisOperationEvents(OperationEvents):
 
 
 class LocalOperationEvents(OperationEvents):
-    """The embedded mode: states come from ``LocalOperationStore`` in this process."""
+    """The embedded mode: records come from ``LocalOperationStore`` in this process."""
 
-    def __init__(self, store: LocalOperationStore) -> None:
+    def __init__(self, store: LocalOperationStore | None = None) -> None:
         super().__init__()
+        store = store or get_operation_store()
+        if not isinstance(store, LocalOperationStore):
+            raise ImproperlyConfigured(
+                "LocalOperationEvents hears only LocalOperationStore; set BULK_DRF_PROGRESS_EVENTS "
+                f"to the hub of {type(store).__name__} (or leave it None)."
+            )
         self.store = store
         self.loop = asyncio.get_running_loop()
 
@@ -268,29 +271,36 @@ class LocalOperationEvents(OperationEvents):
             if not self.subscribers and self.on_publish in self.store.listeners:
                 self.store.listeners.remove(self.on_publish)
 
-    def on_publish(self, operation_id: str, state: State) -> None:
-        """Called in the worker's thread: hand a copy of the state to the event loop."""
+    def on_publish(self, state: OperationRecord) -> None:
+        """Called in the worker's thread: hand the record to the event loop."""
         try:
-            self.loop.call_soon_threadsafe(self.fan_out, operation_id, dict(state))
+            self.loop.call_soon_threadsafe(self.fan_out, state.task_id, state)
         except RuntimeError:  # the loop has closed: nobody is listening any more
             pass
 
 
-_hubs: dict[asyncio.AbstractEventLoop, OperationEvents] = {}
+_hubs: dict[tuple[asyncio.AbstractEventLoop, type[OperationEvents]], OperationEvents] = {}
+
+
+def events_class() -> type[OperationEvents]:
+    """``BULK_DRF_PROGRESS_EVENTS``, else the hub the operation store names."""
+    if bulk_settings.PROGRESS_EVENTS is not None:
+        return bulk_settings.PROGRESS_EVENTS
+    store = get_operation_store()
+    if store.progress_events is None:
+        raise ImproperlyConfigured(
+            f"{type(store).__name__} names no progress hub: set BULK_DRF_PROGRESS_EVENTS."
+        )
+    return import_string(store.progress_events)
 
 
 def operation_events() -> OperationEvents:
     """The hub of the running event loop (a uvicorn process runs one)."""
     loop = asyncio.get_running_loop()
-    for closed in [other for other in _hubs if other.is_closed()]:
+    for closed in [key for key in _hubs if key[0].is_closed()]:
         del _hubs[closed]
-    hub = _hubs.get(loop)
+    hub_class = events_class()
+    hub = _hubs.get((loop, hub_class))
     if hub is None:
-        if uses_redis():
-            hub = RedisOperationEvents(redis_url())
-        else:
-            store = get_operation_store()
-            assert isinstance(store, LocalOperationStore)
-            hub = LocalOperationEvents(store)
-        _hubs[loop] = hub
+        hub = _hubs[(loop, hub_class)] = hub_class()
     return hub

@@ -1,13 +1,16 @@
 """The ``BULK_DRF_*`` settings, read from Django settings on every use.
 
 Like DRF's ``api_settings``, values are looked up lazily and the cache is cleared on Django's
-``setting_changed`` signal, so ``override_settings`` takes effect at once.
+``setting_changed`` signal, so ``override_settings`` takes effect at once. The settings named in
+``IMPORT_STRINGS`` hold dotted paths and are read as the classes they name.
 """
 
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
 
 DEFAULTS: dict[str, Any] = {
     "CHUNK_SIZE": 100,
@@ -23,9 +26,28 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_TIMEOUT": 300,
     "ENABLE_METRICS": False,
     "AUTO_ROUTE": False,
+    # None: the Redis store when the ``default`` cache is django-redis, else the local one.
+    "OPERATION_STORE": None,
+    # None: the hub the operation store names (Redis pub/sub, or in process).
+    "PROGRESS_EVENTS": None,
 }
 
+IMPORT_STRINGS = ("OPERATION_STORE", "PROGRESS_EVENTS")
+
 PREFIX = "BULK_DRF_"
+
+
+def perform_import(name: str, value: Any) -> Any:
+    """The class an import-string setting names (a class given as such is kept)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return import_string(value)
+    except ImportError as exc:
+        raise ImproperlyConfigured(
+            f"{PREFIX}{name} = {value!r} cannot be imported ({exc}); give the dotted path of a "
+            "class, or None for the default."
+        ) from exc
 
 
 class BulkSettings:
@@ -38,7 +60,10 @@ class BulkSettings:
         if name not in DEFAULTS:
             raise AttributeError(f"Invalid django-bulk-drf setting: {name!r}")
         if name not in self._cached:
-            self._cached[name] = getattr(settings, PREFIX + name, DEFAULTS[name])
+            value = getattr(settings, PREFIX + name, DEFAULTS[name])
+            if name in IMPORT_STRINGS:
+                value = perform_import(name, value)
+            self._cached[name] = value
         return self._cached[name]
 
     def reload(self) -> None:

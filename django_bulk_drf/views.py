@@ -21,20 +21,20 @@ from rest_framework.response import Response
 from .background import recover_operation
 from .exceptions import OperationStoreUnavailable
 from .operations import (
+    OperationRecord,
     OperationStore,
     Snapshot,
-    asnapshot,
     get_operation_store,
     parse_operation_id,
 )
 
 
-def may_see(record: dict[str, str], user: Any) -> bool:
+def may_see(record: OperationRecord, user: Any) -> bool:
     """An operation started by a signed-in user is that user's alone; an anonymous one is
     reachable by anybody who holds its id."""
-    if not record["owner_id"]:
+    if record.owner_id is None:
         return True
-    return bool(user and user.is_authenticated and str(user.pk) == record["owner_id"])
+    return bool(user and user.is_authenticated and str(user.pk) == record.owner_id)
 
 
 def find_snapshot(store: OperationStore, operation_id: str, user: Any) -> Snapshot:
@@ -60,7 +60,7 @@ class OperationStatusView(APIView):
     async def get(self, request: Request, operation_id: str) -> Response:
         canonical = parse_operation_id(operation_id)
         try:
-            snapshot = await asnapshot(canonical) if canonical else None
+            snapshot = await get_operation_store().asnapshot(canonical) if canonical else None
         except RedisError as exc:
             raise OperationStoreUnavailable() from exc
         if snapshot is None:  # unknown, or lost by the store: the ledger may rebuild it
@@ -86,7 +86,7 @@ class OperationView(APIView):
         snapshot = find_snapshot(store, operation_id, user)
         record = snapshot.record
         try:
-            cancelling = store.request_cancel(record["task_id"])
+            cancelling = store.request_cancel(record.task_id)
         except RedisError as exc:
             raise OperationStoreUnavailable() from exc
         if not cancelling:
@@ -95,6 +95,6 @@ class OperationView(APIView):
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(
-            {"message": "Cancellation requested", "task_id": record["task_id"], "is_async": True},
+            {"message": "Cancellation requested", "task_id": record.task_id, "is_async": True},
             status=status.HTTP_202_ACCEPTED,
         )

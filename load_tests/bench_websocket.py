@@ -37,7 +37,7 @@ import orjson
 import redis
 from websockets.asyncio.client import connect
 
-from django_bulk_drf.operations import channel_name
+from django_bulk_drf.operations.redis import channel_name
 
 from . import harness
 from .harness import BenchFailure, BenchStack, fmt_int, fmt_mb, fmt_ms, log

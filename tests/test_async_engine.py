@@ -9,6 +9,7 @@ from asgi_demo.contracts.models import Contract
 from django_bulk_drf import background, tasks
 from django_bulk_drf.models import ChunkLedger
 from django_bulk_drf.operations import ChunkReport, get_operation_store
+from django_bulk_drf.writers import WriteResult
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation
 from tests.fixtures.services import unfinished_operations
@@ -43,8 +44,9 @@ def test_reporting_a_chunk_twice_counts_it_once():
     operation_id = staged_operation([contract_item(f"R{i}") for i in range(20)])
     store = get_operation_store()
 
-    assert store.report_chunk(operation_id, 0, ChunkReport(10, created_ids=list(range(10))))
-    assert not store.report_chunk(operation_id, 0, ChunkReport(10, created_ids=list(range(10))))
+    report = ChunkReport(10, WriteResult(created_ids=list(range(10))))
+    assert store.report_chunk(operation_id, 0, report)
+    assert not store.report_chunk(operation_id, 0, report)
 
     status = store.status(operation_id)
     assert (status["progress"]["processed"], status["created_count"]) == (10, 10)
@@ -58,7 +60,8 @@ def test_concurrent_chunk_reports_add_up_exactly_and_complete_once():
     def report(index):
         ids = list(range(index * 5, index * 5 + 4))
         errors = [{"index": index * 5 + 4, "errors": {"amount": ["bad"]}}]
-        return store.report_chunk(operation_id, index, ChunkReport(5, ids, errors=errors))
+        report = ChunkReport(5, WriteResult(created_ids=ids), errors=errors)
+        return store.report_chunk(operation_id, index, report)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         counted = list(pool.map(report, range(200)))

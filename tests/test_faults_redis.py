@@ -26,7 +26,8 @@ from asgi_demo.asgi import application
 from asgi_demo.contracts.models import Contract
 from django_bulk_drf import background, tasks
 from django_bulk_drf.models import ChunkLedger
-from django_bulk_drf.operations import get_operation_store, record_key
+from django_bulk_drf.operations import Status, get_operation_store
+from django_bulk_drf.operations.redis import record_key
 from tests.conftest import contract_item
 from tests.fixtures.faults import TERMINAL, wait_for
 from tests.fixtures.operations import staged_operation
@@ -76,7 +77,7 @@ async def test_a_chunk_that_finds_its_record_gone_ends_the_operation_and_writes_
     await sync_to_async(tasks.process_chunk.apply)(args=(operation_id, 1))
 
     record = await sync_to_async(get_operation_store().record)(operation_id)
-    assert (record["status"], record["created_count"]) == ("failed", "10")
+    assert (record.status, record.created_count) == (Status.FAILED, 10)
     assert await Contract.objects.acount() == 10
     assert await ChunkLedger.objects.filter(chunk_index__gte=0).acount() == 1
 

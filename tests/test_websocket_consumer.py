@@ -16,7 +16,8 @@ from django.test import Client
 from django_redis import get_redis_connection
 
 from asgi_demo.asgi import application
-from django_bulk_drf.operations import get_operation_store, new_operation_id, record_key
+from django_bulk_drf.operations import get_operation_store, new_operation_id
+from django_bulk_drf.operations.redis import record_key
 from django_bulk_drf.progress import operation_events
 from tests.fixtures.progress import (
     CHUNK,

@@ -1,0 +1,63 @@
+"""The operation record of a background bulk operation and the store that keeps it.
+
+- ``record.py``: ``Status``, the typed ``OperationRecord``, ``ChunkReport``, the status body.
+- ``store.py``: the ``OperationStore`` interface and the state machine, written once.
+- ``redis.py``: ``RedisOperationStore`` (production: every process and worker shares it).
+- ``local.py``: ``LocalOperationStore`` (embedded mode: one process, no Redis).
+
+``BULK_DRF_OPERATION_STORE`` names the store class (an import string); by default (None) it is
+the Redis store when the ``default`` cache is django-redis, else the local one. A new store is one
+new module: a subclass of ``OperationStore`` (and, for live progress, an ``OperationEvents`` hub
+named by its ``progress_events``).
+"""
+
+from __future__ import annotations
+
+from django.core.cache import caches
+
+from ..settings import bulk_settings
+from .local import LocalOperationStore
+from .record import (
+    ID_LISTS,
+    MAX_REPORTED_ERRORS,
+    ChunkReport,
+    OperationRecord,
+    Snapshot,
+    Status,
+    new_operation_id,
+    now,
+    parse_operation_id,
+    render_status,
+)
+from .redis import RedisOperationStore
+from .store import OperationStore
+
+__all__ = [
+    "ID_LISTS",
+    "MAX_REPORTED_ERRORS",
+    "ChunkReport",
+    "LocalOperationStore",
+    "OperationRecord",
+    "OperationStore",
+    "RedisOperationStore",
+    "Snapshot",
+    "Status",
+    "get_operation_store",
+    "new_operation_id",
+    "now",
+    "parse_operation_id",
+    "render_status",
+]
+
+
+def default_store_class() -> type[OperationStore]:
+    """Redis when the ``default`` cache is django-redis; otherwise this process's memory."""
+    if caches["default"].__class__.__module__.startswith("django_redis"):
+        return RedisOperationStore
+    return LocalOperationStore
+
+
+def get_operation_store() -> OperationStore:
+    """The store this process uses (``BULK_DRF_OPERATION_STORE``, else ``default_store_class``)."""
+    store_class = bulk_settings.OPERATION_STORE or default_store_class()
+    return store_class.for_process()

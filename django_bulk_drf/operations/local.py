@@ -1,0 +1,154 @@
+"""``LocalOperationStore``: operation records in this process's memory, for the embedded mode.
+
+With no Redis the worker runs in the serving process (``embedded.py``), so the records, their lists
+and the progress events can stay in process. Every change goes through the state machine of
+``store.py`` under one lock, and each published record is handed to the ``listeners`` (the
+in-process progress hub) while the lock is held, so that they receive them in ``seq`` order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from .record import MAX_REPORTED_ERRORS, ChunkReport, OperationRecord, Snapshot, now
+from .store import Move, OperationStore, after_chunk, moved, restored_seq
+
+
+class LocalOperationStore(OperationStore):
+    """The operation records of this process.
+
+    ``listeners`` are called (from the worker's thread, under ``lock``) with each published
+    record, as Redis subscribers would receive it.
+    """
+
+    progress_events = "django_bulk_drf.progress.LocalOperationEvents"
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.records: dict[str, OperationRecord] = {}
+        self.payloads: dict[str, dict[int, bytes]] = {}
+        self.lists: dict[tuple[str, str], list[Any]] = {}
+        self.reported: dict[str, set[int]] = {}
+        self.skipped: dict[str, set[int]] = {}
+        self.listeners: list[Callable[[OperationRecord], None]] = []
+        self.keys: dict[str, tuple[float, dict[str, str]]] = {}
+
+    def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
+        with self.lock:
+            self.records[record.task_id] = record
+            self.payloads[record.task_id] = dict(enumerate(chunks))
+
+    def record(self, operation_id: str) -> OperationRecord | None:
+        with self.lock:
+            return self.records.get(operation_id)
+
+    async def asnapshot(self, operation_id: str) -> Snapshot | None:
+        return self.snapshot(operation_id)  # no I/O: no thread needed
+
+    def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
+        with self.lock:
+            blob = self.payloads.get(operation_id, {}).get(index)
+        return None if blob is None else orjson.loads(blob)
+
+    def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
+        with self.lock:
+            record = self.records.get(operation_id)
+            reported = self.reported.setdefault(operation_id, set())
+            if record is None or index in reported:
+                return False
+            reported.add(index)
+            self.payloads.get(operation_id, {}).pop(index, None)
+            self._extend(operation_id, report.lists())
+            record, published = after_chunk(record, report, now())
+            self._save(record, published)
+            return True
+
+    def move(self, operation_id: str, move: Move, changes: dict[str, Any]) -> bool:
+        with self.lock:
+            record = self.records.get(operation_id)
+            record = None if record is None else moved(record, move, changes, now())
+            if record is None:
+                return False
+            self._save(record, published=True)
+            return True
+
+    def restore(
+        self, record: OperationRecord, lists: dict[str, list[Any]], reported: list[int]
+    ) -> bool:
+        operation_id = record.task_id
+        with self.lock:
+            if operation_id in self.records:
+                return False
+            for name, values in lists.items():
+                kept = values[:MAX_REPORTED_ERRORS] if name == "errors" else values
+                self.lists[(operation_id, name)] = list(kept)
+            self.reported[operation_id] = set(reported)
+            self.records[operation_id] = record = replace(record, seq=restored_seq())
+            self._publish(record)
+            return True
+
+    def _save(self, record: OperationRecord, published: bool) -> None:
+        """Keep ``record``; when ``published``, bump its ``seq`` and hand it to the listeners."""
+        if not published:
+            self.records[record.task_id] = record
+            return
+        self.records[record.task_id] = record = replace(record, seq=record.seq + 1)
+        self._publish(record)
+
+    def _publish(self, record: OperationRecord) -> None:
+        for listener in list(self.listeners):
+            listener(record)
+
+    def _extend(self, operation_id: str, lists: dict[str, list[Any]]) -> None:
+        for name, values in lists.items():
+            kept = self.lists.setdefault((operation_id, name), [])
+            if name == "errors":
+                values = values[: MAX_REPORTED_ERRORS - len(kept)]
+            kept.extend(values)
+
+    def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
+        with self.lock:
+            record = self.records[operation_id]
+            self._extend(operation_id, {"errors": errors})
+            self.records[operation_id] = replace(
+                record,
+                error_count=record.error_count + len(errors),
+                processed=record.processed + len(errors),
+            )
+
+    def errors(self, operation_id: str) -> list[Any]:
+        return self.id_list(operation_id, "errors")
+
+    def id_list(self, operation_id: str, name: str) -> list[Any]:
+        with self.lock:
+            return list(self.lists.get((operation_id, name), []))
+
+    def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:
+        with self.lock:
+            expires, held = self.keys.get(key, (0.0, {}))
+            if expires > time.monotonic():
+                return held
+            self.keys[key] = (time.monotonic() + ttl, value)
+            return None
+
+    def set_key(self, key: str, value: dict[str, str], ttl: int) -> None:
+        with self.lock:
+            self.keys[key] = (time.monotonic() + ttl, value)
+
+    def release_key(self, key: str) -> None:
+        with self.lock:
+            self.keys.pop(key, None)
+
+    def skip_indexes(self, operation_id: str) -> set[int]:
+        with self.lock:
+            return set(self.skipped.get(operation_id, set()))
+
+    def set_skip_indexes(self, operation_id: str, indexes: list[int]) -> None:
+        with self.lock:
+            self.skipped.setdefault(operation_id, set()).update(indexes)

@@ -1,0 +1,244 @@
+"""The operation record of a background bulk operation, typed, and the status body it renders.
+
+``Status`` is the single source of the status names, their Celery names and which of them end an
+operation. ``OperationRecord`` is what every module outside the stores handles: ints, flags,
+timestamps and the status as themselves. How a store keeps it (Redis hashes of strings) is that
+store's business; the chunk ledger keeps a JSON copy (``to_dict`` / ``from_dict``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from ..metrics import operation_metrics
+from ..payloads import Operation
+from ..settings import bulk_settings
+from ..writers import WriteResult
+
+MAX_REPORTED_ERRORS = 1000
+#: The id lists of an operation, named as ``WriteResult`` names them.
+ID_LISTS = tuple(f.name for f in fields(WriteResult))
+PROGRESS_EVENT = "operation.progress"
+
+
+class Status(StrEnum):
+    """``pending → running → completed | failed | cancelled``, with the Celery name of each."""
+
+    celery_state: str
+    is_terminal: bool
+
+    def __new__(cls, value: str, celery_state: str, is_terminal: bool) -> Status:
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.celery_state = celery_state
+        member.is_terminal = is_terminal
+        return member
+
+    PENDING = "pending", "PENDING", False
+    RUNNING = "running", "PROGRESS", False
+    COMPLETED = "completed", "SUCCESS", True
+    FAILED = "failed", "FAILURE", True
+    CANCELLED = "cancelled", "REVOKED", True
+
+    @property
+    def event(self) -> str:
+        """The type of the event published when an operation reaches this status."""
+        return f"operation.{self.value}" if self.is_terminal else PROGRESS_EVENT
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def isoformat(moment: datetime) -> str:
+    """A timestamp as the status body writes it (ISO 8601, ``Z`` for UTC)."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def new_operation_id() -> str:
+    return str(uuid.uuid4())
+
+
+def parse_operation_id(value: str) -> str | None:
+    """The canonical form of a uuid4 string, or None when it is not one."""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class OperationRecord:
+    """One background operation: the request that started it, its counters and its status.
+
+    Frozen: a store hands out records (and publishes them) without copying; a change is a new
+    record (``dataclasses.replace``).
+    """
+
+    task_id: str
+    operation: str
+    #: The primary key (as a string) of the user who started it; None for an anonymous client.
+    owner_id: str | None
+    #: The request, as the worker rebuilds it: viewset class path, its ``action`` and basename.
+    viewset: str
+    action: str | None
+    basename: str | None
+    method: str
+    path: str
+    query_string: str
+    unique_fields: tuple[str, ...]
+    partial: bool
+    total: int
+    chunk_size: int
+    chunks_total: int
+    status: Status = Status.PENDING
+    message: str = ""
+    chunks_done: int = 0
+    cancel_requested: bool = False
+    seq: int = 0
+    #: Time the workers spent on its chunks, summed.
+    work_ms: int = 0
+    processed: int = 0
+    created_count: int = 0
+    updated_count: int = 0
+    deleted_count: int = 0
+    error_count: int = 0
+    created_at: datetime = field(default_factory=now)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @property
+    def result_lists(self) -> tuple[str, ...]:
+        """The lists that make the ``result`` once the operation has ended."""
+        return (*ID_LISTS, "results") if self.operation == Operation.GET else ID_LISTS
+
+    def counted(self, report: ChunkReport) -> OperationRecord:
+        """This record with a chunk's counts added."""
+        return replace(
+            self, **{name: getattr(self, name) + amount for name, amount in report.increments()}
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy (the chunk ledger keeps one)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["status"] = self.status.value
+        data["unique_fields"] = list(self.unique_fields)
+        for name in TIMESTAMPS:
+            data[name] = isoformat(data[name]) if data[name] else None
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OperationRecord:
+        """The record ``to_dict`` gave."""
+        timestamps = {name: datetime.fromisoformat(data[name]) for name in TIMESTAMPS if data[name]}
+        return cls(
+            **{
+                **data,
+                **timestamps,
+                "status": Status(data["status"]),
+                "unique_fields": tuple(data["unique_fields"]),
+            }
+        )
+
+
+TIMESTAMPS = ("created_at", "started_at", "finished_at")
+
+
+@dataclass
+class ChunkReport:
+    """What one chunk did, as reported to the operation record: the ``WriteResult`` of its
+    write, the items it refused and, for a get, the rows it read."""
+
+    processed: int
+    written: WriteResult = field(default_factory=WriteResult)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)
+    work_ms: int = 0
+
+    def increments(self) -> list[tuple[str, int]]:
+        """What the chunk adds to the record's counters."""
+        return [
+            ("processed", self.processed),
+            *((f"{name[:-4]}_count", len(values)) for name, values in self.ids()),
+            ("error_count", len(self.errors)),
+            ("chunks_done", 1),
+            ("work_ms", self.work_ms),
+        ]
+
+    def ids(self) -> list[tuple[str, list[Any]]]:
+        return [(name, getattr(self.written, name)) for name in ID_LISTS]
+
+    def lists(self) -> dict[str, list[Any]]:
+        """What the chunk appends to the operation's lists (errors beyond the kept ones cut)."""
+        return {
+            **dict(self.ids()),
+            "errors": self.errors[:MAX_REPORTED_ERRORS],
+            "results": self.results,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the chunk ledger keeps of a committed chunk."""
+        return {"processed": self.processed, **dict(self.ids()), "errors": self.errors}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkReport:
+        written = WriteResult(**{name: data[name] for name in ID_LISTS})
+        return cls(data["processed"], written, data["errors"])
+
+
+def render_status(
+    record: OperationRecord,
+    errors: list[Any] | None = None,
+    result: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The public status body of an operation, from its record."""
+    total, processed = record.total, record.processed
+    status: dict[str, Any] = {
+        "task_id": record.task_id,
+        "operation": record.operation,
+        "status": record.status.value,
+        "state": record.status.celery_state,
+        "progress": {
+            "processed": processed,
+            "total": total,
+            "percent": round(100.0 * processed / total, 1) if total else 100.0,
+        },
+        "created_count": record.created_count,
+        "updated_count": record.updated_count,
+        "deleted_count": record.deleted_count,
+        "error_count": record.error_count,
+        "errors": errors if errors is not None else [],
+        "result": result,
+        "created_at": isoformat(record.created_at),
+        "started_at": isoformat(record.started_at) if record.started_at else None,
+        "finished_at": isoformat(record.finished_at) if record.finished_at else None,
+        "seq": record.seq,
+        "is_async": True,
+    }
+    if record.error_count > MAX_REPORTED_ERRORS:
+        status["errors_truncated"] = True
+    if record.message:
+        status["message"] = record.message
+    if record.unique_fields:
+        status["unique_fields"] = list(record.unique_fields)
+    if bulk_settings.ENABLE_METRICS:
+        status["metrics"] = operation_metrics(record)
+    return status
+
+
+@dataclass
+class Snapshot:
+    """One consistent read of an operation: record, first errors, and id lists once ended."""
+
+    record: OperationRecord
+    errors: list[Any]
+    lists: dict[str, list[Any]]
+
+    def render(self) -> dict[str, Any]:
+        result = self.lists if self.record.status.is_terminal else None
+        errors = sorted(self.errors, key=lambda error: error.get("index", -1))
+        return render_status(self.record, errors, result)
