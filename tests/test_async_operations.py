@@ -175,3 +175,20 @@ async def test_a_create_duplicate_in_a_later_chunk_fails_the_later_item(api, con
     ]
     assert status["created_count"] == 199
     assert (await Contract.objects.aget(contract_number="C50")).amount == Decimal("100.00")
+
+
+async def test_the_worker_sees_the_requests_action_in_get_serializer_class(
+    api, contract_items, read_contracts
+):
+    _, status = await run_bulk(
+        api, "POST", "/test-api/action-contracts/bulk/", json=contract_items(3, prefix="B")
+    )
+    sync = await api.post("/test-api/action-contracts/", json=contract_items(2, prefix="S"))
+
+    assert (status["status"], status["created_count"]) == ("completed", 3)
+    assert sync.status_code == 201, sync.text
+    statuses = {number: row.status for number, row in (await read_contracts()).items()}
+    assert statuses == {"B0": "imported", "B1": "imported", "B2": "imported"} | {
+        "S0": "active",
+        "S1": "active",
+    }

@@ -7,6 +7,7 @@ from tests.testapp.background_views import (
     PidTrackingContractViewSet,
 )
 from tests.testapp.views import (
+    ActionSerializedContractViewSet,
     BookViewSet,
     EmbeddedContractViewSet,
     LimitedContractViewSet,
@@ -22,5 +23,6 @@ router.register("slow-contracts", SlowContractViewSet, basename="slow-contract")
 router.register("limited-contracts", LimitedContractViewSet, basename="limited-contract")
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
 router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
+router.register("action-contracts", ActionSerializedContractViewSet, basename="action-contract")
 
 urlpatterns = [*demo_urlpatterns, path("test-api/", include(router.urls))]

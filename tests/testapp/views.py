@@ -70,3 +70,22 @@ class LimitedContractViewSet(BulkModelViewSet):
     serializer_class = ContractSerializer
     bulk_sync_max_items = 3
     bulk_unique_fields = [("contract_number", "year")]
+
+
+class ImportedContractSerializer(ContractSerializer):
+    """Marks each contract it saves as imported."""
+
+    def validate(self, attrs):
+        return {**attrs, "status": "imported"}
+
+
+class ActionSerializedContractViewSet(BulkModelViewSet):
+    """Its ``/bulk/`` create saves through another serializer, chosen by ``self.action``: the
+    worker must see the action of the request that started the operation."""
+
+    queryset = Contract.objects.all()
+
+    def get_serializer_class(self):
+        if self.action == "async_bulk_create":
+            return ImportedContractSerializer
+        return ContractSerializer
