@@ -191,7 +191,6 @@ def process_chunk(operation_id: str, index: int, store: OperationStore | None = 
     kept = [first_index + i for i in range(len(items)) if first_index + i not in skip]
     payload = payload_of(record, [items[i - first_index] for i in kept])
     report = apply_chunk(viewset, payload, operation_id, index, kept)
-    report.processed += len(items) - len(kept)
     report.work_ms = int((time.perf_counter() - started) * 1000)
     if not store.report_chunk(operation_id, index, report) and store.record(operation_id) is None:
         raise OperationLost(f"Operation {operation_id} vanished while chunk {index} committed.")

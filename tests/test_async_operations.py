@@ -80,6 +80,7 @@ async def test_duplicate_keys_in_different_chunks_fail_on_the_later_item(api, co
     )
 
     assert status["status"] == "completed"
+    assert status["progress"] == {"processed": 250, "total": 250, "percent": 100.0}
     assert [error["index"] for error in status["errors"]] == [230]
     assert "Duplicate of item 3" in status["errors"][0]["errors"]["non_field_errors"][0]
     assert status["created_count"] == 249
