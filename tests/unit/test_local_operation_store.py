@@ -1,0 +1,198 @@
+"""The in-process operation store (embedded mode), its progress hub, and the record's encodings."""
+
+import asyncio
+import threading
+from dataclasses import replace
+
+import orjson
+import pytest
+
+from django_bulk_drf.operations import (
+    MAX_REPORTED_ERRORS,
+    ChunkReport,
+    LocalOperationStore,
+    OperationRecord,
+    Status,
+    new_operation_id,
+)
+from django_bulk_drf.operations.redis import decode_published, decode_record, encode_record
+from django_bulk_drf.progress import LocalOperationEvents
+from django_bulk_drf.writers import WriteResult
+
+
+def staged(store: LocalOperationStore, *, chunks: int = 2, operation: str = "create") -> str:
+    operation_id = new_operation_id()
+    record = OperationRecord(
+        task_id=operation_id,
+        operation=operation,
+        owner_id="3",
+        viewset="asgi_demo.contracts.views.ContractViewSet",
+        action="async_bulk_partial_update",
+        basename="contract",
+        method="PATCH",
+        path="/api/contracts/bulk/",
+        query_string="unique_fields=contract_number,year",
+        unique_fields=("contract_number", "year"),
+        partial=True,
+        total=chunks * 10,
+        chunk_size=10,
+        chunks_total=chunks,
+    )
+    store.create(record, [orjson.dumps([{"n": i}] * 10) for i in range(chunks)])
+    return operation_id
+
+
+def created(first: int, count: int = 10) -> ChunkReport:
+    return ChunkReport(count, WriteResult(created_ids=list(range(first, first + count))))
+
+
+@pytest.fixture
+def store():
+    return LocalOperationStore()
+
+
+def test_each_published_record_reaches_the_listeners_in_seq_order(store):
+    operation_id = staged(store)
+    published: list[OperationRecord] = []
+    store.listeners.append(published.append)
+
+    store.start(operation_id)
+    store.report_chunk(operation_id, 0, created(0))
+    store.report_chunk(operation_id, 1, created(10))
+
+    assert [(r.seq, r.status, r.processed) for r in published] == [
+        (1, Status.RUNNING, 0),
+        (2, Status.RUNNING, 10),
+        (3, Status.COMPLETED, 20),
+    ]
+    assert store.status(operation_id)["result"]["created_ids"] == list(range(20))
+
+
+def test_a_chunk_is_counted_once_and_its_payload_dropped(store):
+    operation_id = staged(store)
+    assert store.load_chunk(operation_id, 0) == [{"n": 0}] * 10
+
+    assert store.report_chunk(operation_id, 0, created(0))
+    assert not store.report_chunk(operation_id, 0, created(0))
+
+    assert store.load_chunk(operation_id, 0) is None
+    assert store.record(operation_id).created_count == 10
+    assert not store.report_chunk(new_operation_id(), 0, created(0))  # unknown operation
+
+
+def test_concurrent_reports_add_up_and_end_once(store):
+    operation_id = staged(store, chunks=40)
+    ends: list[OperationRecord] = []
+    store.listeners.append(lambda record: record.status.is_terminal and ends.append(record))
+    threads = [
+        threading.Thread(target=store.report_chunk, args=(operation_id, i, created(i * 10)))
+        for i in range(40)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    record = store.record(operation_id)
+    assert (record.status, record.processed, record.seq) == (Status.COMPLETED, 400, 40)
+    assert len(ends) == 1
+
+
+def test_errors_are_kept_up_to_the_limit_and_counted_beyond_it(store):
+    operation_id = staged(store)
+    refused = [{"index": i, "errors": {"id": ["Duplicate."]}} for i in range(MAX_REPORTED_ERRORS)]
+    store.add_errors(operation_id, refused)
+    store.set_skip_indexes(operation_id, [1, 2])
+    store.report_chunk(operation_id, 0, ChunkReport(10, errors=[{"index": 5000, "errors": {}}]))
+
+    status = store.status(operation_id)
+    assert status["error_count"] == MAX_REPORTED_ERRORS + 1
+    assert status["errors_truncated"] is True
+    assert len(store.errors(operation_id)) == MAX_REPORTED_ERRORS
+    assert store.skip_indexes(operation_id) == {1, 2}
+
+
+def test_the_result_lists_come_with_the_end_and_rows_only_for_a_get(store):
+    reads = staged(store, chunks=1, operation="get")
+    writes = staged(store, chunks=1)
+    assert store.status(reads)["result"] is None
+
+    store.report_chunk(reads, 0, ChunkReport(1, results=[{"id": 1}]))
+    store.report_chunk(writes, 0, created(0))
+
+    assert store.status(reads)["result"] == {
+        "created_ids": [],
+        "updated_ids": [],
+        "deleted_ids": [],
+        "results": [{"id": 1}],
+    }
+    assert "results" not in store.status(writes)["result"]
+
+
+def test_a_restored_record_is_published_with_a_seq_above_the_lost_one(store):
+    operation_id = staged(store)
+    lost = store.record(operation_id)
+    fresh = LocalOperationStore()
+    published: list[OperationRecord] = []
+    fresh.listeners.append(published.append)
+    rebuilt = replace(lost, status=Status.FAILED, chunks_done=1, created_count=10, seq=5)
+
+    assert fresh.restore(rebuilt, {"created_ids": list(range(10))}, [0])
+    assert not fresh.restore(rebuilt, {}, [])
+
+    [event] = published
+    assert event.status is Status.FAILED and event.seq > 1_000_000_000_000
+    assert not fresh.report_chunk(operation_id, 0, created(0))  # counted before the loss
+    assert fresh.status(operation_id)["result"]["created_ids"] == list(range(10))
+
+
+def test_an_idempotency_key_is_held_until_released(store):
+    assert store.claim_key("u:k", {"fingerprint": "a", "operation_id": ""}, 60) is None
+    store.set_key("u:k", {"fingerprint": "a", "operation_id": "op"}, 60)
+    assert store.claim_key("u:k", {"fingerprint": "b", "operation_id": ""}, 60) == {
+        "fingerprint": "a",
+        "operation_id": "op",
+    }
+    store.release_key("u:k")
+    assert store.claim_key("u:k", {"fingerprint": "b", "operation_id": ""}, 60) is None
+
+
+def test_the_record_survives_the_ledger_copy_and_the_redis_hash(store):
+    record = store.record(staged(store))
+    record = replace(
+        record, status=Status.RUNNING, cancel_requested=True, started_at=record.created_at
+    )
+
+    assert OperationRecord.from_dict(orjson.loads(orjson.dumps(record.to_dict()))) == record
+    as_hash = encode_record(record)
+    assert all(isinstance(value, str) for value in as_hash.values())
+    assert (as_hash["cancel_requested"], as_hash["finished_at"]) == ("1", "")
+    assert decode_record({k.encode(): v.encode() for k, v in as_hash.items()}) == record
+    published = orjson.dumps({**as_hash, "type": "operation.progress"})
+    assert decode_published(published) == record
+
+
+def test_a_chunk_report_is_its_write_result_plus_errors_in_the_ledger():
+    report = ChunkReport(3, WriteResult(created_ids=[1], updated_ids=[2]), [{"index": 2}])
+
+    assert report.to_dict() == {
+        "processed": 3,
+        "created_ids": [1],
+        "updated_ids": [2],
+        "deleted_ids": [],
+        "errors": [{"index": 2}],
+    }
+    assert ChunkReport.from_dict(report.to_dict()) == report
+
+
+async def test_the_in_process_hub_hands_records_from_the_worker_thread_to_the_loop(store):
+    operation_id = staged(store)
+    hub = LocalOperationEvents(store)
+    subscription = await hub.subscribe(operation_id)
+
+    await asyncio.to_thread(store.report_chunk, operation_id, 0, created(0))
+    state = await subscription.next(timeout=5)
+    await hub.unsubscribe(subscription)
+
+    assert (state.task_id, state.seq, state.processed) == (operation_id, 1, 10)
+    assert store.listeners == []
