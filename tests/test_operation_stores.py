@@ -26,27 +26,20 @@ from django_bulk_drf.operations import (
 )
 from django_bulk_drf.operations.redis import channel_name, decode_published, record_key
 from django_bulk_drf.writers import WriteResult
+from tests.fixtures.records import CHUNK, operation_record
 
-CHUNK = 10
 END_OF_TEST = b"end of test"
 
 
 def new_record(operation_id: str, *, chunks: int, operation: str = "create") -> OperationRecord:
-    return OperationRecord(
+    return operation_record(
+        chunks=chunks,
         task_id=operation_id,
         operation=operation,
         owner_id="7",
-        viewset="asgi_demo.contracts.views.ContractViewSet",
-        action="async_bulk_create",
-        basename="contract",
-        method="POST",
-        path="/api/contracts/bulk/",
         query_string="unique_fields=contract_number,year",
         unique_fields=("contract_number", "year"),
         partial=True,
-        total=chunks * CHUNK,
-        chunk_size=CHUNK,
-        chunks_total=chunks,
     )
 
 

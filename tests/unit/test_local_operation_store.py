@@ -18,28 +18,22 @@ from django_bulk_drf.operations import (
 from django_bulk_drf.operations.redis import decode_published, decode_record, encode_record
 from django_bulk_drf.progress import LocalOperationEvents
 from django_bulk_drf.writers import WriteResult
+from tests.fixtures.records import operation_record
 
 
 def staged(store: LocalOperationStore, *, chunks: int = 2, operation: str = "create") -> str:
-    operation_id = new_operation_id()
-    record = OperationRecord(
-        task_id=operation_id,
+    record = operation_record(
+        chunks=chunks,
         operation=operation,
         owner_id="3",
-        viewset="asgi_demo.contracts.views.ContractViewSet",
         action="async_bulk_partial_update",
-        basename="contract",
         method="PATCH",
-        path="/api/contracts/bulk/",
         query_string="unique_fields=contract_number,year",
         unique_fields=("contract_number", "year"),
         partial=True,
-        total=chunks * 10,
-        chunk_size=10,
-        chunks_total=chunks,
     )
     store.create(record, [orjson.dumps([{"n": i}] * 10) for i in range(chunks)])
-    return operation_id
+    return record.task_id
 
 
 def created(first: int, count: int = 10) -> ChunkReport:

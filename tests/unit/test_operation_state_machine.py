@@ -16,29 +16,13 @@ from django_bulk_drf.operations.store import (
     moved,
 )
 from django_bulk_drf.writers import WriteResult
+from tests.fixtures.records import operation_record
 
 MOMENT = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def record(status: Status = Status.PENDING, *, chunks: int = 2, **fields) -> OperationRecord:
-    return OperationRecord(
-        task_id="9b2c4f0e-0000-4000-8000-000000000000",
-        operation="create",
-        owner_id=None,
-        viewset="asgi_demo.contracts.views.ContractViewSet",
-        action="async_bulk_create",
-        basename="contract",
-        method="POST",
-        path="/api/contracts/bulk/",
-        query_string="",
-        unique_fields=(),
-        partial=False,
-        total=chunks * 10,
-        chunk_size=10,
-        chunks_total=chunks,
-        status=status,
-        **fields,
-    )
+def record(status: Status = Status.PENDING, **fields) -> OperationRecord:
+    return operation_record(chunks=2, status=status, **fields)
 
 
 def chunk(created: int = 10, errors: int = 0) -> ChunkReport:
