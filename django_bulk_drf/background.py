@@ -37,7 +37,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
-from .execution import MODES, execute_payload, read_rows, set_statement_timeout
+from .execution import execute_payload, read_rows, set_statement_timeout
 from .models import ChunkLedger
 from .operations import (
     CELERY_STATES,
@@ -49,7 +49,7 @@ from .operations import (
     new_record,
     now_iso,
 )
-from .payloads import BulkPayload, Operation
+from .payloads import BulkPayload
 from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
 from .settings import bulk_settings
 
@@ -131,7 +131,8 @@ def load_user(owner_id: str) -> Any:
 
 def plan_operation(operation_id: str, store: OperationStore | None = None) -> int:
     """Check keys across the whole payload and mark the operation running; returns the number
-    of chunks to process (0 when the operation is gone or has already ended)."""
+    of chunks to process (0 when the operation has already ended). Raises ``OperationLost`` when
+    the record or its payload is gone."""
     store = store or get_operation_store()
     record = store.record(operation_id)
     if record is None:
@@ -140,7 +141,7 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
         return int(record["chunks_total"]) if record["status"] == "running" else 0
     viewset = rebuild_viewset(record)
     payload = payload_of(record, [])
-    if payload.operation in Operation.WRITES:
+    if payload.kind.validates:
         items = []
         for index in range(int(record["chunks_total"])):
             chunk = store.load_chunk(operation_id, index)
@@ -149,7 +150,7 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
             items.extend(chunk)
         checked = BulkItemsValidator(
             viewset,
-            MODES[payload.operation],
+            payload.kind,
             partial=payload.partial,
             unique_fields=payload.unique_fields,
         ).key_errors(items)
@@ -201,7 +202,7 @@ def apply_chunk(
 ) -> ChunkReport:
     """One chunk in one transaction, with its ledger row; a database refusal rolls back this
     chunk only and reports each of its items."""
-    if payload.operation == Operation.GET:
+    if payload.kind.reads:
         return ChunkReport(len(payload.items), results=read_rows(viewset, payload.items))
     db = viewset.get_queryset().db
     try:
@@ -215,9 +216,9 @@ def apply_chunk(
             outcome = execute_payload(viewset, payload, skip_invalid=True, index_map=index_map)
             report = ChunkReport(
                 len(payload.items),
-                outcome.result.created_ids,
-                outcome.result.updated_ids,
-                outcome.result.deleted_ids,
+                outcome.created_ids,
+                outcome.updated_ids,
+                outcome.deleted_ids,
                 outcome.errors,
             )
             ChunkLedger.objects.using(db).filter(
