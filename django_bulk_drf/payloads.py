@@ -37,6 +37,7 @@ class BulkPayload:
 
     @property
     def total_items(self) -> int:
+        """How many items (or ids) it carries."""
         return len(self.items)
 
     def to_dict(self) -> dict[str, Any]:
