@@ -1,8 +1,9 @@
 """The shared answer bodies of the bulk endpoints as named schema components: the ``202``, the
 error bodies and the operation status.
 
-Names, counters and limits come from where they are defined (the status counters and the error
-cap from ``operations``, the operation kinds from ``actions``, setting names from ``settings``).
+Names, counters and limits come from where they are defined (the status counters, id lists and
+error cap from ``operations``, the operation kinds from ``actions``, setting names from
+``settings``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 
 from ..actions import OPERATIONS
-from ..operations import CELERY_STATES, COUNTERS, MAX_REPORTED_ERRORS
+from ..operations import CELERY_STATES, COUNTERS, ID_LISTS, MAX_REPORTED_ERRORS
 from ..settings import DEFAULTS, PREFIX
 
 Schema = dict[str, Any]
@@ -177,12 +178,10 @@ class BulkSchemaComponents(AutoSchema):
                 description="Once the operation has ended: the ids it wrote, and for get the "
                 "serialized rows.",
                 properties={
-                    "created_ids": ids,
-                    "updated_ids": ids,
-                    "deleted_ids": ids,
+                    **{id_list: ids for id_list in ID_LISTS},
                     "results": build_array_type(build_object_type()),
                 },
-                required=["created_ids", "updated_ids", "deleted_ids"],
+                required=list(ID_LISTS),
             ),
             "nullable": True,
         }
