@@ -152,7 +152,8 @@ def upsert_rows(
     batch does both, and a row inserted concurrently since validation is updated, not refused;
     the backend tells inserted from updated rows, or else the rows that existed are those the
     items were validated against. Elsewhere those rows are updated by primary key and the others
-    inserted.
+    inserted (a row inserted concurrently since validation then fails the batch with an
+    ``IntegrityError``).
     """
     backend = bulk_backend(queryset.db)
     if backend.returns_rows:
