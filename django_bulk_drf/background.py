@@ -28,7 +28,6 @@ from django.db import (
     IntegrityError,
     OperationalError,
     ProgrammingError,
-    connections,
     router,
     transaction,
 )
@@ -37,7 +36,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
-from .execution import execute_payload, read_rows, set_statement_timeout
+from .backends import bulk_backend
+from .execution import execute_payload, read_rows
 from .models import ChunkLedger
 from .operations import (
     CELERY_STATES,
@@ -205,9 +205,10 @@ def apply_chunk(
     if payload.kind.reads:
         return ChunkReport(len(payload.items), results=read_rows(viewset, payload.items))
     db = viewset.get_queryset().db
+    backend = bulk_backend(db)
     try:
         with transaction.atomic(using=db):
-            set_statement_timeout(db, bulk_settings.QUERY_TIMEOUT)
+            backend.set_statement_timeout(bulk_settings.QUERY_TIMEOUT)
             if ended_from_ledger(db, operation_id):
                 raise OperationLost(f"Operation {operation_id} was ended from its ledger.")
             applied = ChunkLedger.claim(db, operation_id, index)
@@ -229,7 +230,7 @@ def apply_chunk(
             )
         return report
     except OperationalError as exc:
-        if not is_statement_timeout(exc):
+        if not backend.is_statement_timeout(exc):
             raise  # the database is unreachable: the task retries the chunk
         message = f"This chunk exceeded BULK_DRF_QUERY_TIMEOUT and was rolled back: {exc}".strip()
         errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
@@ -238,11 +239,6 @@ def apply_chunk(
         message = f"The database refused this chunk, which was rolled back: {exc}".strip()
         errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
         return ChunkReport(len(payload.items), errors=errors)
-
-
-def is_statement_timeout(exc: OperationalError) -> bool:
-    """PostgreSQL cancelled the statement (``statement_timeout``): SQLSTATE 57014."""
-    return getattr(exc.__cause__, "sqlstate", None) == "57014"
 
 
 def committed_counts(operation_id: str, db: str) -> dict[str, int]:
@@ -291,17 +287,10 @@ def ended_from_ledger(db: str, operation_id: str) -> bool:
     """Whether the operation was ended from its ledger (its record was lost). Called in a chunk's
     transaction: the share lock it takes on the record's copy makes a rebuild wait for the chunk
     to commit, and a chunk that comes after the rebuild writes nothing."""
-    connection = connections[db]
-    quote = connection.ops.quote_name
-    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
-    sql = (
-        f"SELECT * FROM {quote(ChunkLedger._meta.db_table)} "
-        f"WHERE {quote('operation_id')} = %s AND {quote('chunk_index')} = %s{lock}"
+    copies = bulk_backend(db).read_share_locked(
+        ChunkLedger.objects.using(db).filter(operation_id=operation_id, chunk_index=RECORD_ROW)
     )
-    operation_field = ChunkLedger._meta.get_field("operation_id")
-    params = [operation_field.get_db_prep_value(operation_id, connection), RECORD_ROW]
-    copy = next(iter(ChunkLedger.objects.using(db).raw(sql, params)), None)
-    return copy is not None and bool(copy.outcome.get("ended"))
+    return any(copy.outcome.get("ended") for copy in copies)
 
 
 def recover_operation(

@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 
+from .backends import bulk_backend
 from .exceptions import BulkValidationError
 from .payloads import BulkPayload
 from .serializers import BulkItemsValidator
@@ -88,15 +89,5 @@ def run_in_transaction(
     """``execute_payload`` in its own transaction, with a statement timeout where supported."""
     db = viewset.get_queryset().db
     with transaction.atomic(using=db):
-        set_statement_timeout(db, timeout)
+        bulk_backend(db).set_statement_timeout(timeout)
         return execute_payload(viewset, payload, **options)
-
-
-def set_statement_timeout(db: str, seconds: float) -> None:
-    """Cap each statement of the current transaction (PostgreSQL's ``statement_timeout``)."""
-    connection = connections[db]
-    if connection.vendor == "postgresql" and seconds:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)", [str(int(seconds * 1000))]
-            )
