@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework import serializers
 
 from asgi_demo.contracts.models import Contract
+from django_bulk_drf.actions import CREATE, UPDATE, UPSERT
 from django_bulk_drf.serializers import NON_FIELD_ERRORS, BulkItemsValidator
 from django_bulk_drf.viewsets import BulkModelViewSet
 from tests.testapp.models import Author, Book
@@ -51,7 +52,7 @@ def errors_by_index(outcome) -> dict[int, dict]:
 
 
 def test_valid_items_come_back_typed_in_payload_order_and_invalid_ones_by_index(make_viewset):
-    validator = BulkItemsValidator(make_viewset(EmbeddedContractViewSet), "create")
+    validator = BulkItemsValidator(make_viewset(EmbeddedContractViewSet), CREATE)
     payload = [contract("A"), contract("B", amount="abc"), "not an object", contract("C")]
 
     outcome = validator.validate(payload)
@@ -72,8 +73,8 @@ def test_a_duplicate_key_in_the_payload_fails_the_later_item(make_viewset):
     viewset = make_viewset(EmbeddedContractViewSet)
     payload = [contract("N"), contract("E", amount="2.00"), contract("N")]
 
-    upsert = BulkItemsValidator(viewset, "upsert", unique_fields=CONTRACT_KEY).validate(payload)
-    create = BulkItemsValidator(viewset, "create").validate([contract("N"), contract("N")])
+    upsert = BulkItemsValidator(viewset, UPSERT, unique_fields=CONTRACT_KEY).validate(payload)
+    create = BulkItemsValidator(viewset, CREATE).validate([contract("N"), contract("N")])
 
     assert list(errors_by_index(upsert)) == [2]
     assert [item.instance is not None for item in upsert.items] == [False, True]
@@ -84,8 +85,8 @@ def test_a_key_taken_in_the_database_fails_a_create_but_is_the_row_of_an_upsert(
     stored = stored_contract("E")
     viewset = make_viewset(EmbeddedContractViewSet)
 
-    create = BulkItemsValidator(viewset, "create").validate([contract("E")])
-    upsert = BulkItemsValidator(viewset, "upsert", unique_fields=CONTRACT_KEY, partial=True)
+    create = BulkItemsValidator(viewset, CREATE).validate([contract("E")])
+    upsert = BulkItemsValidator(viewset, UPSERT, unique_fields=CONTRACT_KEY, partial=True)
     upserted = upsert.validate([{"contract_number": "E", "year": 2024, "customer": "Renamed"}])
 
     assert errors_by_index(create) == {0: {NON_FIELD_ERRORS: [UNIQUE_SET]}}
@@ -96,7 +97,7 @@ def test_a_key_taken_in_the_database_fails_a_create_but_is_the_row_of_an_upsert(
 
 def test_an_upsert_item_for_a_new_key_needs_every_required_field(make_viewset):
     upsert = BulkItemsValidator(
-        make_viewset(EmbeddedContractViewSet), "upsert", unique_fields=CONTRACT_KEY, partial=True
+        make_viewset(EmbeddedContractViewSet), UPSERT, unique_fields=CONTRACT_KEY, partial=True
     )
 
     outcome = upsert.validate([{"contract_number": "N", "year": 2024, "customer": "New"}])
@@ -106,7 +107,7 @@ def test_an_upsert_item_for_a_new_key_needs_every_required_field(make_viewset):
 
 def test_an_update_names_existing_rows_by_id_once(make_viewset):
     row = stored_contract("E")
-    update = BulkItemsValidator(make_viewset(EmbeddedContractViewSet), "update", partial=True)
+    update = BulkItemsValidator(make_viewset(EmbeddedContractViewSet), UPDATE, partial=True)
 
     outcome = update.validate(
         [{"id": row.pk, "amount": "3.00"}, {"id": 10_000}, {"amount": "1.00"}, {"id": row.pk}]
@@ -122,7 +123,7 @@ def test_an_update_names_existing_rows_by_id_once(make_viewset):
 def test_foreign_keys_unique_fields_and_object_validation_are_checked(make_viewset):
     author = Author.objects.using(DB).create(name="Ann")
     Book.objects.using(DB).create(title="Old", isbn="111", author=author)
-    validator = BulkItemsValidator(make_viewset(EmbeddedBookViewSet), "create")
+    validator = BulkItemsValidator(make_viewset(EmbeddedBookViewSet), CREATE)
     book = {"title": "T", "author": author.pk}
 
     outcome = validator.validate(
@@ -158,7 +159,7 @@ def test_queries_do_not_grow_with_the_number_of_items(make_viewset, viewset_name
                 {"title": "T", "isbn": f"{size}-{i}", "author": authors[i].pk} for i in range(size)
             ]
         with CaptureQueriesContext(connections[DB]) as queries:
-            outcome = BulkItemsValidator(viewset, "create").validate(payload)
+            outcome = BulkItemsValidator(viewset, CREATE).validate(payload)
         assert (len(outcome.items), outcome.errors) == (size, {})
         counts.append(len(queries))
 
