@@ -8,18 +8,11 @@ from django.urls import NoReverseMatch, reverse
 
 from .execution import BulkOutcome
 from .operations import OperationRecord
-from .payloads import BulkPayload, Operation
-
-SYNC_MESSAGES = {
-    Operation.CREATE: "Bulk create completed successfully",
-    Operation.UPDATE: "Bulk update completed successfully",
-    Operation.REPLACE: "Bulk update completed successfully",
-    Operation.UPSERT: "Upsert completed successfully",
-    Operation.DELETE: "Bulk delete completed successfully",
-}
+from .payloads import BulkPayload
 
 
 def operation_urls(operation_id: str) -> dict[str, str]:
+    """Where to follow an operation: its status URL and its WebSocket."""
     try:
         status_url = reverse("bulk-operation-status", args=[operation_id])
     except NoReverseMatch:
@@ -41,25 +34,15 @@ def accepted_answer(record: OperationRecord, payload: BulkPayload) -> dict[str, 
 
 
 def sync_answer(payload: BulkPayload, outcome: BulkOutcome) -> dict[str, Any]:
-    """The exact answer body of a synchronous bulk request."""
-    result = outcome.result
-    if payload.operation == Operation.GET:
-        return {"count": len(outcome.results), "results": outcome.results, "is_sync": True}
-    answer: dict[str, Any] = {
-        "message": SYNC_MESSAGES[payload.operation],
+    """The exact answer body of a synchronous bulk request, as its kind declares it."""
+    answer = payload.kind.answer
+    if answer is None:
+        return {"count": len(outcome.rows), "results": outcome.rows, "is_sync": True}
+    id_lists = {name: getattr(outcome, f"{name}_ids") for name in answer.id_lists}
+    return {
+        "message": answer.message,
         "total_items": payload.total_items,
+        **{f"{name}_count": len(ids) for name, ids in id_lists.items()},
+        **{f"{name}_ids": ids for name, ids in id_lists.items()},
+        "is_sync": True,
     }
-    if payload.operation == Operation.CREATE:
-        answer |= {"created_count": len(result.created_ids), "created_ids": result.created_ids}
-    elif payload.operation == Operation.UPSERT:
-        answer |= {
-            "created_count": len(result.created_ids),
-            "updated_count": len(result.updated_ids),
-            "created_ids": result.created_ids,
-            "updated_ids": result.updated_ids,
-        }
-    elif payload.operation == Operation.DELETE:
-        answer |= {"deleted_count": len(result.deleted_ids), "deleted_ids": result.deleted_ids}
-    else:
-        answer |= {"updated_count": len(result.updated_ids), "updated_ids": result.updated_ids}
-    return answer | {"is_sync": True}

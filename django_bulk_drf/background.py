@@ -29,7 +29,6 @@ from django.db import (
     IntegrityError,
     OperationalError,
     ProgrammingError,
-    connections,
     router,
     transaction,
 )
@@ -38,7 +37,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
-from .execution import MODES, execute_payload, read_rows, set_statement_timeout
+from .backends import bulk_backend
+from .execution import execute_payload, read_rows
 from .models import ChunkLedger
 from .operations import (
     ID_LISTS,
@@ -50,7 +50,7 @@ from .operations import (
     new_operation_id,
     now,
 )
-from .payloads import BulkPayload, Operation
+from .payloads import BulkPayload
 from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
 from .settings import bulk_settings
 
@@ -131,7 +131,8 @@ def load_user(owner_id: str | None) -> Any:
 
 def plan_operation(operation_id: str, store: OperationStore | None = None) -> int:
     """Check keys across the whole payload and mark the operation running; returns the number
-    of chunks to process (0 when the operation is gone or has already ended)."""
+    of chunks to process (0 when the operation has already ended). Raises ``OperationLost`` when
+    the record or its payload is gone."""
     store = store or get_operation_store()
     record = store.record(operation_id)
     if record is None:
@@ -140,7 +141,7 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
         return record.chunks_total if record.status is Status.RUNNING else 0
     viewset = rebuild_viewset(record)
     payload = payload_of(record, [])
-    if payload.operation in Operation.WRITES:
+    if payload.kind.validates:
         items = []
         for index in range(record.chunks_total):
             chunk = store.load_chunk(operation_id, index)
@@ -149,7 +150,7 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
             items.extend(chunk)
         checked = BulkItemsValidator(
             viewset,
-            MODES[payload.operation],
+            payload.kind,
             partial=payload.partial,
             unique_fields=payload.unique_fields,
         ).key_errors(items)
@@ -201,19 +202,20 @@ def apply_chunk(
 ) -> ChunkReport:
     """One chunk in one transaction, with its ledger row; a database refusal rolls back this
     chunk only and reports each of its items."""
-    if payload.operation == Operation.GET:
+    if payload.kind.reads:
         return ChunkReport(len(payload.items), results=read_rows(viewset, payload.items))
     db = viewset.get_queryset().db
+    backend = bulk_backend(db)
     try:
         with transaction.atomic(using=db):
-            set_statement_timeout(db, bulk_settings.QUERY_TIMEOUT)
+            backend.set_statement_timeout(bulk_settings.QUERY_TIMEOUT)
             if ended_from_ledger(db, operation_id):
                 raise OperationLost(f"Operation {operation_id} was ended from its ledger.")
             applied = ChunkLedger.claim(db, operation_id, index)
             if applied is not None:
                 return ChunkReport.from_dict(applied.outcome)
             outcome = execute_payload(viewset, payload, skip_invalid=True, index_map=index_map)
-            report = ChunkReport(len(payload.items), outcome.result, outcome.errors)
+            report = ChunkReport(len(payload.items), outcome, outcome.errors)
             ChunkLedger.objects.using(db).filter(
                 operation_id=operation_id, chunk_index=index
             ).update(
@@ -222,7 +224,7 @@ def apply_chunk(
             )
         return report
     except OperationalError as exc:
-        if not is_statement_timeout(exc):
+        if not backend.is_statement_timeout(exc):
             raise  # the database is unreachable: the task retries the chunk
         message = f"This chunk exceeded BULK_DRF_QUERY_TIMEOUT and was rolled back: {exc}".strip()
         errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
@@ -231,11 +233,6 @@ def apply_chunk(
         message = f"The database refused this chunk, which was rolled back: {exc}".strip()
         errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
         return ChunkReport(len(payload.items), errors=errors)
-
-
-def is_statement_timeout(exc: OperationalError) -> bool:
-    """PostgreSQL cancelled the statement (``statement_timeout``): SQLSTATE 57014."""
-    return getattr(exc.__cause__, "sqlstate", None) == "57014"
 
 
 def committed_counts(operation_id: str, db: str) -> dict[str, int]:
@@ -284,17 +281,10 @@ def ended_from_ledger(db: str, operation_id: str) -> bool:
     """Whether the operation was ended from its ledger (its record was lost). Called in a chunk's
     transaction: the share lock it takes on the record's copy makes a rebuild wait for the chunk
     to commit, and a chunk that comes after the rebuild writes nothing."""
-    connection = connections[db]
-    quote = connection.ops.quote_name
-    lock = " FOR SHARE" if connection.features.has_select_for_update else ""
-    sql = (
-        f"SELECT * FROM {quote(ChunkLedger._meta.db_table)} "
-        f"WHERE {quote('operation_id')} = %s AND {quote('chunk_index')} = %s{lock}"
+    copies = bulk_backend(db).read_share_locked(
+        ChunkLedger.objects.using(db).filter(operation_id=operation_id, chunk_index=RECORD_ROW)
     )
-    operation_field = ChunkLedger._meta.get_field("operation_id")
-    params = [operation_field.get_db_prep_value(operation_id, connection), RECORD_ROW]
-    copy = next(iter(ChunkLedger.objects.using(db).raw(sql, params)), None)
-    return copy is not None and bool(copy.outcome.get("ended"))
+    return any(copy.outcome.get("ended") for copy in copies)
 
 
 def recover_operation(

@@ -10,29 +10,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 
+from .backends import bulk_backend
 from .exceptions import BulkValidationError
-from .payloads import BulkPayload, Operation
-from .serializers import BulkItemsValidator, BulkMode
+from .payloads import BulkPayload
+from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .writers import WriteResult
 
-MODES = {
-    Operation.CREATE: BulkMode.CREATE,
-    Operation.UPDATE: BulkMode.UPDATE,
-    Operation.REPLACE: BulkMode.UPDATE,
-    Operation.UPSERT: BulkMode.UPSERT,
-}
-
 
 @dataclass
-class BulkOutcome:
-    """What one payload (or chunk) did: ids written, items refused, rows read."""
+class BulkOutcome(WriteResult):
+    """What one payload (or chunk) did: the ids written, the items refused, the rows read (get)."""
 
-    result: WriteResult = field(default_factory=WriteResult)
     errors: list[dict[str, Any]] = field(default_factory=list)
-    results: list[Any] | None = None
+    rows: list[Any] = field(default_factory=list)
 
 
 def execute_payload(
@@ -48,36 +41,38 @@ def execute_payload(
     otherwise any invalid item raises ``BulkValidationError`` before anything is written.
     ``index_map`` turns an item's position in ``payload`` into its index in the whole operation.
     """
-    if payload.operation == Operation.GET:
-        return BulkOutcome(results=read_rows(viewset, payload.items))
-    if payload.operation == Operation.DELETE:
-        return BulkOutcome(result=viewset.perform_bulk_delete(payload.items))
+    kind = payload.kind
+    outcome = BulkOutcome()
+    if kind.reads:
+        outcome.rows = read_rows(viewset, payload.items)
+        return outcome
+    if not kind.validates:
+        outcome.merge(write_items(viewset, payload, payload.items))
+        return outcome
     validator = BulkItemsValidator(
         viewset,
-        MODES[payload.operation],
+        kind,
         partial=payload.partial,
         unique_fields=payload.unique_fields,
         batch_queries=bulk_settings.AUTO_OPTIMIZE_QUERIES,
     )
     validated = validator.validate(payload.items)
-    errors = validated.error_list()
+    outcome.errors = validated.error_list()
     if index_map is not None:
-        for error in errors:
+        for error in outcome.errors:
             error["index"] = index_map[error["index"]]
-    if errors and not skip_invalid:
-        raise BulkValidationError(payload.total_items, errors)
-    outcome = BulkOutcome(errors=errors)
+    if outcome.errors and not skip_invalid:
+        raise BulkValidationError(payload.total_items, outcome.errors)
     if validated.items:
-        outcome.result = write_items(viewset, payload, validated.items)
+        outcome.merge(write_items(viewset, payload, validated.items))
     return outcome
 
 
-def write_items(viewset: Any, payload: BulkPayload, items: list) -> WriteResult:
-    if payload.operation == Operation.CREATE:
-        return viewset.perform_bulk_create(items)
-    if payload.operation == Operation.UPSERT:
-        return viewset.perform_bulk_upsert(items, payload.unique_fields)
-    return viewset.perform_bulk_update(items, partial=payload.partial)
+def write_items(viewset: Any, payload: BulkPayload, items: list[Any]) -> WriteResult:
+    """The payload kind's write hook, as ``perform_bulk_upsert(items, unique_fields)``."""
+    kind = payload.kind
+    hook = getattr(viewset, kind.hook)
+    return hook(items, *(getattr(payload, name) for name in kind.hook_args))
 
 
 def read_rows(viewset: Any, ids: list[Any]) -> list[Any]:
@@ -94,15 +89,5 @@ def run_in_transaction(
     """``execute_payload`` in its own transaction, with a statement timeout where supported."""
     db = viewset.get_queryset().db
     with transaction.atomic(using=db):
-        set_statement_timeout(db, timeout)
+        bulk_backend(db).set_statement_timeout(timeout)
         return execute_payload(viewset, payload, **options)
-
-
-def set_statement_timeout(db: str, seconds: float) -> None:
-    """Cap each statement of the current transaction (PostgreSQL's ``statement_timeout``)."""
-    connection = connections[db]
-    if connection.vendor == "postgresql" and seconds:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT set_config('statement_timeout', %s, true)", [str(int(seconds * 1000))]
-            )

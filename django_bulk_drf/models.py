@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connections, models
+from django.db import models
 from django.utils import timezone
+
+from .backends import bulk_backend
 
 
 class ChunkLedger(models.Model):
@@ -34,13 +36,13 @@ class ChunkLedger(models.Model):
 
     @classmethod
     def claim(cls, db: str, operation_id: Any, chunk_index: int) -> ChunkLedger | None:
-        """Claim a chunk inside the current transaction, in one statement.
+        """Claim a chunk inside the current transaction (in one statement where the database
+        has ``INSERT … RETURNING``).
 
         Returns None when the chunk is this run's to apply, or the row of the run that applied it
         already. A concurrent run of the same chunk waits on the unique index until the first
         one commits (and then finds its row) or rolls back (and then claims it).
         """
-        connection = connections[db]
         values = {
             "operation_id": operation_id,
             "chunk_index": chunk_index,
@@ -48,17 +50,6 @@ class ChunkLedger(models.Model):
             "outcome": {},
             "committed_at": timezone.now(),
         }
-        columns = [cls._meta.get_field(name) for name in values]
-        quote = connection.ops.quote_name
-        sql = (
-            f"INSERT INTO {quote(cls._meta.db_table)} "
-            f"({', '.join(quote(field.column) for field in columns)}) "
-            f"VALUES ({', '.join(['%s'] * len(columns))}) "
-            "ON CONFLICT (operation_id, chunk_index) DO NOTHING RETURNING id"
-        )
-        params = [field.get_db_prep_save(values[field.name], connection) for field in columns]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            if cursor.fetchone() is not None:
-                return None
+        if bulk_backend(db).insert_unless_taken(cls, values):
+            return None
         return cls.objects.using(db).get(operation_id=operation_id, chunk_index=chunk_index)

@@ -6,33 +6,24 @@ request and a background operation staged for the Celery workers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from rest_framework.request import Request
 
+from .actions import OPERATIONS, BulkAction, OperationKind
 from .exceptions import BadBulkRequest
 
-
-class Operation:
-    """The operation names of the SPEC (the ``operation`` of a status, the 202 message)."""
-
-    GET = "get"
-    CREATE = "create"
-    UPDATE = "update"
-    REPLACE = "replace"
-    UPSERT = "upsert"
-    DELETE = "delete"
-
-    WRITES = (CREATE, UPDATE, REPLACE, UPSERT)
-    BY_IDS = (GET, DELETE)
+IDS_HINT = "Give the ids as ?ids=1,2,3 or as a JSON array of ids."
 
 
 @dataclass
 class BulkPayload:
-    """One bulk request: the operation, its items (objects, or ids for get/delete), its options."""
+    """One bulk request: the operation kind's name, its items (objects, or ids for get/delete),
+    its options."""
 
     operation: str
     items: list[Any]
@@ -40,24 +31,48 @@ class BulkPayload:
     partial: bool = False
 
     @property
+    def kind(self) -> OperationKind:
+        """The declaration of its operation kind."""
+        return OPERATIONS[self.operation]
+
+    @property
     def total_items(self) -> int:
+        """How many items (or ids) it carries."""
         return len(self.items)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def write_operation(method: str, unique_fields: Sequence[str]) -> tuple[str, bool]:
-    """The operation and partial flag of an array write: POST creates, PATCH updates, PUT replaces;
-    with ``unique_fields`` each is an upsert (POST and PATCH partial, PUT full)."""
-    method = method.upper()
-    if unique_fields:
-        return Operation.UPSERT, method != "PUT"
-    if method == "POST":
-        return Operation.CREATE, False
-    if method == "PATCH":
-        return Operation.UPDATE, True
-    return Operation.REPLACE, False
+async def read_payload(
+    viewset: Any, request: Request, action: BulkAction, items: list[Any] | None = None
+) -> BulkPayload:
+    """The payload of ``action``: ids from ``?ids=`` (or a body of ids, except on GET), else the
+    items of the body (or ``items``, when the handler has read it) and ``?unique_fields=``."""
+    kind = action.kinds[0]
+    if not kind.validates:
+        return BulkPayload(kind.name, await read_ids(viewset, request))
+    unique_fields = parse_unique_fields(viewset, request.query_params.get("unique_fields"))
+    if items is None:
+        items = require_item_list(await request_body(request))
+    kind = action.kind_for(unique_fields)
+    return BulkPayload(kind.name, items, unique_fields, action.is_partial(kind))
+
+
+async def request_body(request: Request) -> Any:
+    """The parsed body; parsing a large body is CPU work, so it runs off the event loop."""
+    return await sync_to_async(lambda: request.data)()
+
+
+async def read_ids(viewset: Any, request: Request) -> list[Any]:
+    """The ids of a get or delete: ``?ids=``, else (a delete) a JSON array in the body."""
+    model = viewset.get_queryset().model
+    if "ids" in request.query_params or request.method == "GET":
+        return parse_ids(model, request.query_params.get("ids", ""))
+    body = await request_body(request)
+    if not isinstance(body, list):
+        raise BadBulkRequest(IDS_HINT)
+    return parse_ids(model, body)
 
 
 def parse_ids(model: type[models.Model], raw_ids: Any) -> list[Any]:
@@ -66,7 +81,7 @@ def parse_ids(model: type[models.Model], raw_ids: Any) -> list[Any]:
     if isinstance(raw_ids, str):
         raw_ids = [part.strip() for part in raw_ids.split(",") if part.strip()]
     if not isinstance(raw_ids, list) or not raw_ids:
-        raise BadBulkRequest("Give the ids as ?ids=1,2,3 or as a JSON array of ids.")
+        raise BadBulkRequest(IDS_HINT)
     ids = []
     for raw in raw_ids:
         if isinstance(raw, dict):

@@ -1,20 +1,18 @@
 """``BulkRouter``: DRF's default router plus list-level PUT/PATCH/DELETE and a ``/bulk/`` route.
 
-The routes are this class's own list; DRF's and adrf's router classes are left as they are.
+The routes are this class's own list, their method mappings read from ``actions.ACTIONS``; DRF's
+and adrf's router classes are left as they are.
 """
 
 from adrf.routers import DefaultRouter
 from rest_framework.routers import Route, SimpleRouter
 
+from .actions import Route as BulkRoute
+from .actions import route_mapping
+
 LIST_ROUTE = Route(
     url=r"^{prefix}{trailing_slash}$",
-    mapping={
-        "get": "list",
-        "post": "create",
-        "put": "bulk_update",
-        "patch": "bulk_partial_update",
-        "delete": "bulk_destroy",
-    },
+    mapping=route_mapping(BulkRoute.LIST),
     name="{basename}-list",
     detail=False,
     initkwargs={"suffix": "List"},
@@ -22,13 +20,7 @@ LIST_ROUTE = Route(
 
 BULK_ROUTE = Route(
     url=r"^{prefix}/bulk{trailing_slash}$",
-    mapping={
-        "get": "async_bulk_list",
-        "post": "async_bulk_create",
-        "put": "async_bulk_update",
-        "patch": "async_bulk_partial_update",
-        "delete": "async_bulk_destroy",
-    },
+    mapping=route_mapping(BulkRoute.BULK),
     name="{basename}-bulk",
     detail=False,
     initkwargs={"suffix": "Bulk"},

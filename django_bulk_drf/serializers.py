@@ -25,19 +25,12 @@ from rest_framework.relations import PrimaryKeyRelatedField
 from rest_framework.settings import api_settings
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
+from .actions import OperationKind, RowKey
 from .fastpath import fast_validator_for
 
 NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
 # Keys per lookup query: under the bind-parameter limits of PostgreSQL and SQLite 3.32+.
 LOOKUP_CHUNK = 10_000
-
-
-class BulkMode:
-    """What a payload asks for: the rows it names must (not) exist accordingly."""
-
-    CREATE = "create"
-    UPDATE = "update"
-    UPSERT = "upsert"
 
 
 @dataclass
@@ -55,7 +48,7 @@ class ValidatedItem:
 
 @dataclass
 class ValidationOutcome:
-    """The valid items, the per-item errors, and the primary keys of the rows that existed."""
+    """The valid items (each with the row it changes) and the errors of the others, by index."""
 
     items: list[ValidatedItem] = field(default_factory=list)
     errors: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -123,21 +116,23 @@ def chunked(values: Sequence, size: int = LOOKUP_CHUNK) -> Iterable[Sequence]:
 class BulkItemsValidator:
     """Validates a list of items for one bulk operation of a viewset.
 
-    ``partial`` follows DRF: items updating an existing row only need the fields they change. An
-    upsert item whose key does not exist yet is always validated in full, since it will be inserted.
+    ``kind.rows`` says how the items name their rows: not at all (new rows), by primary key (the
+    row must exist in ``get_queryset()``) or by the conflict target (it may exist). ``partial``
+    follows DRF: items updating an existing row only need the fields they change. An upsert item
+    whose key does not exist yet is always validated in full, since it will be inserted.
     """
 
     def __init__(
         self,
         viewset: Any,
-        mode: str,
+        kind: OperationKind,
         *,
         partial: bool = False,
         unique_fields: Sequence[str] = (),
         batch_queries: bool = True,
     ) -> None:
         self.viewset = viewset
-        self.mode = mode
+        self.row_key = kind.rows
         self.partial = partial
         self.unique_fields = tuple(unique_fields)
         self.batch_queries = batch_queries
@@ -221,9 +216,9 @@ class BulkItemsValidator:
         return objects
 
     def _key_names(self) -> tuple[str, ...]:
-        if self.mode == BulkMode.UPDATE:
+        if self.row_key is RowKey.PK:
             return (self.pk_name,)
-        if self.mode == BulkMode.UPSERT:
+        if self.row_key is RowKey.UNIQUE_FIELDS:
             return self.unique_fields
         return ()
 
@@ -260,7 +255,7 @@ class BulkItemsValidator:
         errors = {}
         for name in names:
             raw = item.get(name, empty)
-            if raw is empty and self.mode == BulkMode.UPDATE:
+            if raw is empty and self.row_key is RowKey.PK:
                 errors[name] = ["This field is required to find the row to update."]
                 continue
             if raw is empty or raw is None:
@@ -304,11 +299,11 @@ class BulkItemsValidator:
         for chunk in chunked(wanted):
             for row in self.scoped_queryset.filter(key_filter(names, chunk)):
                 existing[tuple(getattr(row, name) for name in names)] = row
-        if self.mode == BulkMode.UPDATE:
+        if self.row_key is RowKey.PK:
             for index, key in keys.items():
                 if key not in existing:
                     outcome.add_error(index, {self.pk_name: ["Not found."]})
-        elif self.mode == BulkMode.UPSERT:
+        elif self.row_key is RowKey.UNIQUE_FIELDS:
             self._refuse_rows_outside_scope(keys, existing, outcome)
         return existing
 
@@ -335,7 +330,7 @@ class BulkItemsValidator:
     def _validate_item(
         self, index: int, item: dict, instance: models.Model | None, outcome: ValidationOutcome
     ) -> ValidatedItem | None:
-        if self.mode == BulkMode.UPSERT and instance is None:
+        if self.row_key is RowKey.UNIQUE_FIELDS and instance is None:
             partial = False
         else:
             partial = self.partial
@@ -353,7 +348,7 @@ class BulkItemsValidator:
             if missing:
                 outcome.add_error(index, missing)
                 return None
-        if self.mode == BulkMode.UPSERT and self.pk_name in self.unique_fields:
+        if self.row_key is RowKey.UNIQUE_FIELDS and self.pk_name in self.unique_fields:
             data.setdefault(self.pk_name, self._key_value(self.pk_name, item[self.pk_name]))
         return ValidatedItem(index=index, data=dict(data), instance=instance)
 
@@ -399,7 +394,7 @@ class BulkItemsValidator:
                 unique_sets.append(
                     UniqueSet((serializer_field.source,), name, str(uniques[0].message), (name,))
                 )
-        if self.mode == BulkMode.UPSERT:
+        if self.row_key is RowKey.UNIQUE_FIELDS:
             target = set(self.unique_fields)
             unique_sets = [u for u in unique_sets if set(u.sources) != target]
         return unique_sets

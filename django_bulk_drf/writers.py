@@ -1,31 +1,28 @@
-"""The SQL of bulk writes: create, update by primary key, upsert, delete.
+"""The bulk writes: create, update by primary key, upsert, delete.
 
 Every function runs inside the caller's transaction and issues a fixed number of statements per
 ``batch_size`` rows, whatever the number of rows. Fields an item did not carry are never written to
 an existing row; model-side values still apply (defaults on insert, ``auto_now`` on every write).
+
+These are the algorithms (which rows, which columns, in which order, in how many statements); the
+SQL that differs between databases is the backend's (``backends/``), asked for the queryset's
+database.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
-import uuid
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
-from django.db import connections, models
+from django.db import models
 from django.utils import timezone
 
+from .backends import BaseBulkBackend, Insert, bulk_backend
 from .serializers import ValidatedItem
-
-# Backends whose INSERT can return the new primary keys.
-RETURNING_VENDORS = ("postgresql", "sqlite")
-# PostgreSQL and SQLite accept at most this many bind parameters in one statement.
-MAX_QUERY_PARAMS = 32_000
 
 
 @dataclass
@@ -88,15 +85,15 @@ def proposed_row(model: type[models.Model], item: ValidatedItem) -> models.Model
 def create_rows(
     queryset: models.QuerySet, items: Sequence[ValidatedItem], batch_size: int
 ) -> WriteResult:
-    """Insert every item; returns the new primary keys."""
-    connection = connections[queryset.db]
-    if connection.vendor not in RETURNING_VENDORS:
+    """Insert every item; returns the new primary keys (where the database can tell them)."""
+    backend = bulk_backend(queryset.db)
+    if not backend.returns_rows:
         instances = [build_instance(queryset.model, item.data) for item in items]
         queryset.model._default_manager.db_manager(queryset.db).bulk_create(
             instances, batch_size=batch_size
         )
         return WriteResult(created_ids=[instance.pk for instance in instances])
-    return write_in_batches(InsertStatement(queryset.model, connection), items, batch_size)
+    return write_in_batches(InsertStatement(queryset.model, backend), items, batch_size)
 
 
 def update_rows(
@@ -116,7 +113,9 @@ def update_rows(
             for model_field in bumped:
                 setattr(instance, model_field.attname, model_field.pre_save(instance, add=False))
             instances.append(instance)
-        names = list(dict.fromkeys([f.name for f in fields] + [f.name for f in bumped]))
+        # An upsert by primary key carries it: it finds the row and is never written.
+        names = [f.name for f in fields if not f.primary_key] + [f.name for f in bumped]
+        names = list(dict.fromkeys(names))
         if names:
             manager.bulk_update(instances, names, batch_size=batch_size)
     return WriteResult(updated_ids=[item.instance.pk for item in items])
@@ -146,29 +145,46 @@ def upsert_rows(
     unique_fields: Sequence[str],
     batch_size: int,
 ) -> WriteResult:
-    """``INSERT … ON CONFLICT (unique_fields) DO UPDATE`` the fields each item carries, in key
-    order (so the ids come back in that order).
+    """Insert the new rows and write the fields each item carries onto the rows that exist, in
+    key order (so the ids come back in that order).
 
-    On PostgreSQL ``RETURNING pk, (xmax = 0)`` tells inserted from updated rows in the same round
-    trip. Elsewhere the rows that existed are those the items were validated against.
+    Where the backend returns rows, one ``INSERT … ON CONFLICT (unique_fields) DO UPDATE`` per
+    batch does both, and a row inserted concurrently since validation is updated, not refused;
+    the backend tells inserted from updated rows, or else the rows that existed are those the
+    items were validated against. Elsewhere those rows are updated by primary key and the others
+    inserted (a row inserted concurrently since validation then fails the batch with an
+    ``IntegrityError``).
     """
-    writer = InsertStatement(queryset.model, connections[queryset.db], unique_fields)
-    return write_in_batches(writer, items, batch_size)
+    backend = bulk_backend(queryset.db)
+    if backend.returns_rows:
+        writer = InsertStatement(queryset.model, backend, unique_fields)
+        return write_in_batches(writer, items, batch_size)
+    ordered = in_key_order(items, unique_fields)
+    result = update_rows(
+        queryset, [item for item in ordered if item.instance is not None], batch_size
+    )
+    result.merge(
+        create_rows(queryset, [item for item in ordered if item.instance is None], batch_size)
+    )
+    return result
 
 
 def write_in_batches(
     writer: InsertStatement, items: Sequence[ValidatedItem], batch_size: int
 ) -> WriteResult:
-    """One ``COPY`` per group of items with the same fields (merged in key order by the
-    database), or ``VALUES`` of ``batch_size`` rows sorted by key here."""
+    """One bulk load per group of items with the same fields where the backend copies them
+    (merged in key order by the database), or statements of ``batch_size`` rows sorted by key
+    here."""
     result = WriteResult()
+    backend = writer.backend
     names = [f.name for f in writer.target]
     for present, group in group_by_present_fields(items).items():
-        if writer.copies(len(group)):
+        if backend.copies(len(group)):
             result.merge(writer.execute(group, present))
             continue
         group = in_key_order(group, names) if names else group
-        rows_per_statement = max(1, min(batch_size, MAX_QUERY_PARAMS // writer.column_count))
+        per_statement = backend.max_query_params // len(writer.columns)
+        rows_per_statement = max(1, min(batch_size, per_statement))
         for start in range(0, len(group), rows_per_statement):
             result.merge(writer.execute(group[start : start + rows_per_statement], present))
     return result
@@ -187,20 +203,14 @@ def in_key_order(items: Sequence[ValidatedItem], names: Sequence[str]) -> list[V
 
 
 class InsertStatement:
-    """Builds and runs one multi-row insert (an upsert when given ``unique_fields``) for a model
-    on one connection.
-
-    Large groups on PostgreSQL are sent with ``COPY`` into a session-local staging table, then
-    merged with one ``INSERT … SELECT … ON CONFLICT``: far less parsing and parameter handling
-    than a statement with thousands of bind parameters.
-    """
+    """One multi-row insert (an upsert when given ``unique_fields``) of a model: which columns it
+    fills, which a conflict overwrites, and the rows; the backend writes and runs the SQL."""
 
     def __init__(
-        self, model: type[models.Model], connection: Any, unique_fields: Sequence[str] = ()
+        self, model: type[models.Model], backend: BaseBulkBackend, unique_fields: Sequence[str] = ()
     ) -> None:
         self.model = model
-        self.connection = connection
-        self.quote = connection.ops.quote_name
+        self.backend = backend
         self.target = model_fields_for(model, unique_fields)
         opts = model._meta
         includes_pk = opts.pk.name in unique_fields
@@ -209,22 +219,12 @@ class InsertStatement:
             for f in opts.local_concrete_fields
             if includes_pk or not (f.primary_key and isinstance(f, models.AutoField))
         ]
-        self.column_count = len(self.columns)
         self.bumped = auto_now_fields(model)
-        self.returns_inserted_flag = connection.vendor == "postgresql"
-        self.rows = RowBuilder(model, self.columns, connection)
-
-    def copies(self, row_count: int) -> bool:
-        """Whether ``row_count`` rows go through ``COPY`` (in one go, whatever their number)."""
-        return self.returns_inserted_flag and row_count >= COPY_MIN_ROWS
+        self.rows = RowBuilder(model, self.columns, backend)
 
     def execute(self, items: Sequence[ValidatedItem], present: frozenset[str]) -> WriteResult:
-        rows = self.rows.build(items)
-        if self.copies(len(rows)):
-            returned = self._copy_and_merge(rows, present)
-        else:
-            returned = self._insert_values(rows, present)
-        if self.returns_inserted_flag:
+        returned = self.backend.insert(self._insert(present), self.rows.build(items))
+        if self.backend.tells_inserted:
             created = [pk for pk, inserted in returned if inserted]
             updated = [pk for pk, inserted in returned if not inserted]
             return WriteResult(created_ids=created, updated_ids=updated)
@@ -235,92 +235,17 @@ class InsertStatement:
             updated_ids=[pk for pk in pks if pk in existed],
         )
 
-    def _insert_values(self, rows: list[tuple], present: frozenset[str]) -> list[tuple]:
-        row_placeholder = "(" + ", ".join(self._placeholder(f) for f in self.columns) + ")"
-        sql = (
-            f"INSERT INTO {self._table()} ({self._column_list()}) VALUES "
-            + ", ".join([row_placeholder] * len(rows))
-            + self._on_conflict(present)
-        )
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, [value for row in rows for value in row])
-            return cursor.fetchall()
-
-    def _copy_and_merge(self, rows: list[tuple], present: frozenset[str]) -> list[tuple]:
-        columns = self._column_list()
-        stage = self.quote(f"bulkdrf_stage_{zlib.crc32(f'{self._table()}{columns}'.encode())}")
-        target = ", ".join(self.quote(f.column) for f in self.target)
-        with self.connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
-                f"SELECT {columns} FROM {self._table()} WITH NO DATA"
-            )
-            with cursor.cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            order = f" ORDER BY {target}" if target else ""
-            cursor.execute(
-                f"INSERT INTO {self._table()} ({columns}) SELECT {columns} FROM {stage}"
-                + order
-                + self._on_conflict(present)
-            )
-            returned = cursor.fetchall()
-            cursor.execute(f"TRUNCATE {stage}")
-        return returned
-
-    def _table(self) -> str:
-        return self.quote(self.model._meta.db_table)
-
-    def _column_list(self) -> str:
-        return ", ".join(self.quote(f.column) for f in self.columns)
-
-    def _on_conflict(self, present: frozenset[str]) -> str:
-        """``ON CONFLICT … DO UPDATE`` of the fields present (none without a target), and the
-        ``RETURNING`` clause."""
-        returning = self.quote(self.model._meta.pk.column)
-        if self.returns_inserted_flag:
-            returning += ", (xmax = 0)"
+    def _insert(self, present: frozenset[str]) -> Insert:
+        """The insert of items carrying ``present``: a conflict overwrites those fields and the
+        ``auto_now`` ones, never the target (one target column when there is nothing else)."""
         if not self.target:
-            return f" RETURNING {returning}"
+            return Insert(self.model, self.columns)
         target_names = {f.name for f in self.target}
         updated = [f for f in model_fields_for(self.model, present) if f.name not in target_names]
         updated = list({f.column: f for f in updated + self.bumped}.values()) or self.target[:1]
-        assignments = ", ".join(
-            f"{self.quote(f.column)} = EXCLUDED.{self.quote(f.column)}" for f in updated
-        )
-        target = ", ".join(self.quote(f.column) for f in self.target)
-        return f" ON CONFLICT ({target}) DO UPDATE SET {assignments} RETURNING {returning}"
-
-    def _placeholder(self, model_field: models.Field) -> str:
-        if hasattr(model_field, "get_placeholder"):
-            return model_field.get_placeholder(None, None, self.connection)
-        return "%s"
+        return Insert(self.model, self.columns, self.target, updated)
 
 
-# Below this many rows a VALUES list is as fast as COPY and costs fewer round trips (the
-# synchronous default of 50 items stays below it).
-COPY_MIN_ROWS = 64
-
-# Built-in fields whose database value is the Python value itself on PostgreSQL.
-PASSTHROUGH_FIELDS = (
-    models.AutoField,
-    models.BigAutoField,
-    models.CharField,
-    models.TextField,
-    models.IntegerField,
-    models.BigIntegerField,
-    models.SmallIntegerField,
-    models.PositiveIntegerField,
-    models.PositiveBigIntegerField,
-    models.PositiveSmallIntegerField,
-    models.BooleanField,
-    models.DecimalField,
-    models.FloatField,
-    models.DateTimeField,
-    models.DateField,
-    models.UUIDField,
-)
-PASSTHROUGH_TYPES = (str, int, bool, Decimal, float, datetime.datetime, datetime.date, uuid.UUID)
 PLAIN_PRE_SAVE = (
     models.Field.pre_save,
     models.DateField.pre_save,
@@ -331,27 +256,29 @@ PLAIN_PRE_SAVE = (
 class RowBuilder:
     """The database values of the row each item proposes, in column order.
 
-    On PostgreSQL, for built-in field types, values are taken straight from the validated data
-    (or the stored row, or the model default) without building model instances; ``auto_now``
-    columns get one timestamp per batch. Other backends and custom fields go through Django's
-    ``pre_save`` and ``get_db_prep_save`` on a model instance, as ``Model.save()`` would.
+    When the backend's driver takes the columns' Python values as they are (built-in field types
+    on PostgreSQL), values are taken straight from the validated data (or the stored row, or the
+    model default) without building model instances; ``auto_now`` columns get one timestamp per
+    batch. Otherwise they go through Django's ``pre_save`` and ``get_db_prep_save`` on a model
+    instance, as ``Model.save()`` would.
     """
 
     def __init__(
-        self, model: type[models.Model], columns: list[models.Field], connection: Any
+        self, model: type[models.Model], columns: list[models.Field], backend: BaseBulkBackend
     ) -> None:
         self.model = model
         self.columns = columns
-        self.connection = connection
-        self.direct = connection.vendor == "postgresql" and all(
+        self.connection = backend.connection
+        self.passthrough_fields = backend.passthrough_fields
+        self.passthrough_types = backend.passthrough_types
+        self.direct = bool(self.passthrough_fields) and all(
             type(f).pre_save in PLAIN_PRE_SAVE and self._passthrough(f) for f in columns
         )
 
-    @staticmethod
-    def _passthrough(model_field: models.Field) -> bool:
+    def _passthrough(self, model_field: models.Field) -> bool:
         if model_field.is_relation:
-            return model_field.many_to_one and RowBuilder._passthrough(model_field.target_field)
-        return type(model_field) in PASSTHROUGH_FIELDS
+            return model_field.many_to_one and self._passthrough(model_field.target_field)
+        return type(model_field) in self.passthrough_fields
 
     def build(self, items: Sequence[ValidatedItem]) -> list[tuple]:
         if not self.direct:
@@ -381,7 +308,7 @@ class RowBuilder:
                 value = getattr(instance, model_field.attname)
             else:
                 value = model_field.get_default()
-            if value is not None and not isinstance(value, PASSTHROUGH_TYPES):
+            if value is not None and not isinstance(value, self.passthrough_types):
                 value = model_field.get_db_prep_save(value, connection=self.connection)
             values.append(value)
         return tuple(values)

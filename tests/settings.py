@@ -11,7 +11,8 @@ from asgi_demo.settings import DATABASES, INSTALLED_APPS  # noqa: E402
 DATABASES["embedded"] = {
     "ENGINE": "django.db.backends.sqlite3",
     "NAME": ":memory:",
-    "TEST": {"NAME": "file:bulkdrf_embedded?mode=memory&cache=shared"},
+    # No dependency on "default": the unit tests set up this database alone.
+    "TEST": {"NAME": "file:bulkdrf_embedded?mode=memory&cache=shared", "DEPENDENCIES": []},
 }
 DATABASE_ROUTERS: list = []
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]

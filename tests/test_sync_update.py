@@ -4,6 +4,7 @@ import pytest
 
 from tests.conftest import CONTRACTS_URL, answer_part, contract_item
 from tests.testapp.models import Author, Book
+from tests.testapp.views import UpdateHookContractViewSet
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,6 +94,49 @@ async def test_put_array_replaces_rows_by_id(api, saved_contracts, read_contract
         "Two",
         "closed",
     )
+
+
+async def test_put_writes_every_field_sent_and_keeps_an_optional_field_left_out(
+    api, saved_contracts, read_contracts
+):
+    first, second = await saved_contracts(2, status="closed")
+
+    response = await api.put(
+        CONTRACTS_URL,
+        json=[
+            {"id": first.pk, **contract_item("R0", amount="1.00", status="active")},
+            {"id": second.pk, **contract_item("R1", amount="2.00", customer="Two")},
+        ],
+    )
+
+    assert response.status_code == 200
+    stored = await read_contracts()
+    assert (str(stored["R0"].amount), stored["R0"].customer, stored["R0"].status) == (
+        "1.00",
+        "Customer R0",
+        "active",
+    )
+    # As on DRF's detail PUT, an optional field the item leaves out keeps its value.
+    assert (str(stored["R1"].amount), stored["R1"].customer, stored["R1"].status) == (
+        "2.00",
+        "Two",
+        "closed",
+    )
+
+
+@pytest.mark.parametrize(("method", "partial"), [("PATCH", True), ("PUT", False)])
+async def test_update_hook_is_told_whether_the_update_is_partial(
+    api, saved_contracts, method, partial
+):
+    (stored,) = await saved_contracts(1)
+    UpdateHookContractViewSet.update_partials.clear()
+
+    response = await api.request(
+        method, "/test-api/hooked-contracts/", json=[{"id": stored.pk, **contract_item("E0")}]
+    )
+
+    assert response.status_code == 200
+    assert UpdateHookContractViewSet.update_partials == [partial]
 
 
 async def test_put_array_item_missing_a_required_field_is_refused(

@@ -13,6 +13,7 @@ from tests.testapp.views import (
     LimitedContractViewSet,
     OwnedViewSet,
     SlowContractViewSet,
+    UpdateHookContractViewSet,
 )
 
 router = BulkRouter()
@@ -21,6 +22,7 @@ router.register("books", BookViewSet)
 router.register("embedded-contracts", EmbeddedContractViewSet, basename="embedded-contract")
 router.register("slow-contracts", SlowContractViewSet, basename="slow-contract")
 router.register("limited-contracts", LimitedContractViewSet, basename="limited-contract")
+router.register("hooked-contracts", UpdateHookContractViewSet, basename="hooked-contract")
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
 router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
 router.register("action-contracts", ActionSerializedContractViewSet, basename="action-contract")

@@ -18,6 +18,7 @@ from django.core.cache import caches
 from ..settings import bulk_settings
 from .local import LocalOperationStore
 from .record import (
+    COUNTERS,
     ID_LISTS,
     MAX_REPORTED_ERRORS,
     ChunkReport,
@@ -33,6 +34,7 @@ from .redis import RedisOperationStore
 from .store import OperationStore
 
 __all__ = [
+    "COUNTERS",
     "ID_LISTS",
     "MAX_REPORTED_ERRORS",
     "ChunkReport",

@@ -14,14 +14,16 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from ..actions import OPERATIONS
 from ..metrics import operation_metrics
-from ..payloads import Operation
 from ..settings import bulk_settings
 from ..writers import WriteResult
 
 MAX_REPORTED_ERRORS = 1000
 #: The id lists of an operation, named as ``WriteResult`` names them.
 ID_LISTS = tuple(f.name for f in fields(WriteResult))
+#: The counters of an operation, in the order of its status body.
+COUNTERS = ("processed", "created_count", "updated_count", "deleted_count", "error_count")
 PROGRESS_EVENT = "operation.progress"
 
 
@@ -113,8 +115,8 @@ class OperationRecord:
 
     @property
     def result_lists(self) -> tuple[str, ...]:
-        """The lists that make the ``result`` once the operation has ended."""
-        return (*ID_LISTS, "results") if self.operation == Operation.GET else ID_LISTS
+        """The lists that make the ``result`` once the operation has ended (a get's rows too)."""
+        return (*ID_LISTS, "results") if OPERATIONS[self.operation].reads else ID_LISTS
 
     def counted(self, report: ChunkReport) -> OperationRecord:
         """This record with a chunk's counts added."""
@@ -207,10 +209,7 @@ def render_status(
             "total": total,
             "percent": round(100.0 * processed / total, 1) if total else 100.0,
         },
-        "created_count": record.created_count,
-        "updated_count": record.updated_count,
-        "deleted_count": record.deleted_count,
-        "error_count": record.error_count,
+        **{counter: getattr(record, counter) for counter in COUNTERS if counter != "processed"},
         "errors": errors if errors is not None else [],
         "result": result,
         "created_at": isoformat(record.created_at),

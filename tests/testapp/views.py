@@ -72,6 +72,18 @@ class LimitedContractViewSet(BulkModelViewSet):
     bulk_unique_fields = [("contract_number", "year")]
 
 
+class UpdateHookContractViewSet(BulkModelViewSet):
+    """Contracts whose bulk update notes the ``partial`` its hook was called with."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+    update_partials: list[bool] = []
+
+    def perform_bulk_update(self, items, partial):
+        self.update_partials.append(partial)
+        return super().perform_bulk_update(items, partial)
+
+
 class ImportedContractSerializer(ContractSerializer):
     """Marks each contract it saves as imported."""
 

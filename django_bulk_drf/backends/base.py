@@ -1,0 +1,154 @@
+"""What the writers and the chunk ledger ask of a database, and the portable answers.
+
+A backend is picked by ``connection.vendor`` (``backends/__init__.py``): the module of that name in
+this package, or this base for a vendor without one. The base does what works on any database
+Django supports:
+
+- writes go through the ORM (``bulk_create``, ``bulk_update``) unless a backend sets
+  ``returns_rows``; then the writers send multi-row ``INSERT … VALUES … RETURNING`` statements,
+  built here with the conflict clause and ``RETURNING`` that Django's own ``connection.ops``
+  spells for that database;
+- one row is inserted unless its unique key is taken (the chunk ledger's claim);
+- a share lock is taken as an exclusive one (``SELECT … FOR UPDATE``) where the database has row
+  locks: correct, but concurrent chunks of one operation then commit one at a time;
+- no statement timeout.
+
+A vendor module defines ``BulkBackend``, a subclass that switches on or overrides what its
+database does better; nothing outside this package names a vendor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, models, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.constants import OnConflict
+
+
+@dataclass(frozen=True)
+class Insert:
+    """One multi-row insert into ``model``: the columns it fills and, for an upsert, the conflict
+    target and the columns a conflict overwrites."""
+
+    model: type[models.Model]
+    columns: Sequence[models.Field]
+    target: Sequence[models.Field] = ()
+    overwritten: Sequence[models.Field] = ()
+
+
+class BaseBulkBackend:
+    """The portable behaviour; vendor modules subclass it as ``BulkBackend``."""
+
+    #: The writers send their own multi-row ``INSERT … RETURNING`` (else the ORM's statements).
+    returns_rows: bool = False
+    #: The rows an insert returns are ``(pk, inserted)``: inserted, or updated by a conflict.
+    tells_inserted: bool = False
+    #: Bind parameters one statement may carry (PostgreSQL and SQLite 3.32+ accept a little more).
+    max_query_params: int = 32_000
+    #: Field types, and Python value types, that the driver sends as they are: rows of such
+    #: fields are built without model instances (see ``writers.RowBuilder``).
+    passthrough_fields: tuple[type[models.Field], ...] = ()
+    passthrough_types: tuple[type, ...] = ()
+
+    def __init__(self, connection: BaseDatabaseWrapper) -> None:
+        self.connection = connection
+        self.quote = connection.ops.quote_name
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def copies(self, row_count: int) -> bool:
+        """Whether ``row_count`` rows go in one bulk load, whatever their number, merged in
+        conflict-key order by the database (else: statements of at most ``max_query_params``)."""
+        return False
+
+    def insert(self, insert: Insert, rows: list[tuple]) -> list[tuple]:
+        """Run one multi-row insert of ``rows`` (database values in column order); returns what
+        ``RETURNING`` gave for each row written."""
+        row_placeholder = "(" + ", ".join(self.placeholder(f) for f in insert.columns) + ")"
+        sql = (
+            f"INSERT INTO {self.table_sql(insert.model)} ({self.columns_sql(insert.columns)}) "
+            "VALUES " + ", ".join([row_placeholder] * len(rows)) + self.conflict_sql(insert)
+        )
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, [value for row in rows for value in row])
+            return cursor.fetchall()
+
+    def conflict_sql(self, insert: Insert) -> str:
+        """The upsert's ``ON CONFLICT … DO UPDATE`` (none without a target) and ``RETURNING``."""
+        clause = ""
+        if insert.target:
+            clause = " " + self.connection.ops.on_conflict_suffix_sql(
+                insert.columns,
+                OnConflict.UPDATE,
+                [f.column for f in insert.overwritten],
+                [f.column for f in insert.target],
+            )
+        return f"{clause} {self.returning_sql(insert.model)}"
+
+    def returning_sql(self, model: type[models.Model]) -> str:
+        """``RETURNING`` the primary key (and the inserted flag, where ``tells_inserted``)."""
+        return self.returning_pk_sql(model)
+
+    def returning_pk_sql(self, model: type[models.Model]) -> str:
+        sql, _ = self.connection.ops.return_insert_columns([model._meta.pk])
+        return sql
+
+    def placeholder(self, model_field: models.Field) -> str:
+        if hasattr(model_field, "get_placeholder"):
+            return model_field.get_placeholder(None, None, self.connection)
+        return "%s"
+
+    def table_sql(self, model: type[models.Model]) -> str:
+        return self.quote(model._meta.db_table)
+
+    def columns_sql(self, columns: Sequence[models.Field]) -> str:
+        return ", ".join(self.quote(f.column) for f in columns)
+
+    # -- the chunk ledger -------------------------------------------------------------------------
+
+    def insert_unless_taken(self, model: type[models.Model], values: dict[str, Any]) -> bool:
+        """Insert one row (``values`` by field name) unless its unique key is taken; True when
+        this call inserted it. A concurrent insert of the same key makes it wait for the other
+        transaction to end."""
+        if self.returns_rows:
+            return self._insert_or_ignore(model, values)
+        try:
+            with transaction.atomic(using=self.connection.alias):
+                model._default_manager.db_manager(self.connection.alias).create(**values)
+        except IntegrityError:
+            return False
+        return True
+
+    def _insert_or_ignore(self, model: type[models.Model], values: dict[str, Any]) -> bool:
+        """One statement: Django spells the ignored conflict for this database."""
+        ops = self.connection.ops
+        fields = [model._meta.get_field(name) for name in values]
+        sql = (
+            f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {self.table_sql(model)} "
+            f"({self.columns_sql(fields)}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"{ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, [], [])} "
+            f"{self.returning_pk_sql(model)}"
+        )
+        params = [f.get_db_prep_save(values[f.name], self.connection) for f in fields]
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() is not None
+
+    def read_share_locked(self, queryset: models.QuerySet) -> list[models.Model]:
+        """The rows of ``queryset``, which no other transaction can change or lock exclusively
+        until this one ends."""
+        if self.connection.features.has_select_for_update:
+            return list(queryset.select_for_update())
+        return list(queryset)  # no row locks: the database has one writer at a time
+
+    # -- statement timeouts -----------------------------------------------------------------------
+
+    def set_statement_timeout(self, seconds: float) -> None:
+        """Cap each statement of the current transaction at ``seconds`` (0: no cap)."""
+
+    def is_statement_timeout(self, exc: OperationalError) -> bool:
+        """Whether ``exc`` is a statement cancelled by that cap."""
+        return False
