@@ -17,6 +17,12 @@ Publishing is the operation store's job (``operations/``): every change of a rec
 ``BULK_DRF_PROGRESS_EVENTS`` names the hub class (an import string); by default (None) it is the
 one the operation store names (``OperationStore.progress_events``). Both deliver the records of
 one operation in ``seq`` order, decoded once (``OperationRecord``, frozen: subscribers share it).
+
+Delivery is conflated: a ``Subscription`` holds the newest state its client has not taken yet (a
+slot, not a queue). A client that takes states as fast as they come gets each one; a client that
+falls behind (a slow network, a socket that does not read) finds only the newest when it comes
+back, never an older one after a newer, and the end last. Delivering costs the hub the same for a
+slow client as for a fast one, and memory does not grow with the backlog.
 """
 
 from __future__ import annotations
@@ -45,21 +51,32 @@ RECONNECT_DELAY = 1.0
 
 
 class Subscription:
-    """One local client's stream of an operation's published states."""
+    """One local client's view of an operation's published states: the newest one it has not
+    taken yet."""
 
     def __init__(self, operation_id: str) -> None:
         self.operation_id = operation_id
-        self.queue: asyncio.Queue[OperationRecord] = asyncio.Queue()
+        self.pending: OperationRecord | None = None
+        self.arrived = asyncio.Event()
 
     def deliver(self, state: OperationRecord) -> None:
-        self.queue.put_nowait(state)
+        """Keep ``state`` in place of the one not taken yet, unless that one is newer."""
+        if self.pending is None or state.seq > self.pending.seq:
+            self.pending = state
+            self.arrived.set()
 
     async def next(self, timeout: float | None = None) -> OperationRecord | None:
-        """The next state, or None when none arrives within ``timeout`` seconds."""
-        try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            return None
+        """The newest state not taken yet (waiting for one), or None when none arrives within
+        ``timeout`` seconds."""
+        if self.pending is None:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self.arrived.wait()
+            except TimeoutError:
+                return None
+        state, self.pending = self.pending, None
+        self.arrived.clear()
+        return state
 
 
 class OperationEvents(ABC):

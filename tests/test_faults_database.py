@@ -51,8 +51,7 @@ def test_an_upsert_survives_losing_the_database_and_counts_exactly(fault_process
     assert Contract.objects.filter(status="new").count() == EXISTING + NEW
     duplicates = Contract.objects.values("contract_number").annotate(n=Count("id")).filter(n__gt=1)
     assert list(duplicates) == []
-    result = status["result"]
-    assert len(result["created_ids"]) + len(result["updated_ids"]) == EXISTING + NEW
-    assert set(result["created_ids"]) | set(result["updated_ids"]) == set(
-        Contract.objects.values_list("id", flat=True)
-    )
+    created = client.results(accepted["task_id"], "created")
+    updated = client.results(accepted["task_id"], "updated")
+    assert len(created) + len(updated) == EXISTING + NEW
+    assert set(created) | set(updated) == set(Contract.objects.values_list("id", flat=True))

@@ -54,6 +54,6 @@ def test_a_worker_killed_mid_create_loses_nothing_and_writes_nothing_twice(
     assert Contract.objects.count() == ROWS
     duplicates = Contract.objects.values("contract_number").annotate(n=Count("id")).filter(n__gt=1)
     assert list(duplicates) == []
-    created_ids = status["result"]["created_ids"]
+    created_ids = client.results(task_id, "created")
     assert len(created_ids) == ROWS
     assert set(created_ids) == set(Contract.objects.values_list("id", flat=True))

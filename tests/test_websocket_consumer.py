@@ -217,7 +217,7 @@ async def test_many_sockets_on_one_operation_share_one_redis_subscription(open_s
     assert operation_events().reader is None  # no task left behind
 
 
-async def test_no_event_is_lost_or_repeated_between_snapshot_and_stream(open_socket):
+async def test_no_state_is_repeated_or_reordered_and_the_end_always_arrives(open_socket):
     chunks = 40
     operation_id = start_operation(chunks=chunks)
 
@@ -239,7 +239,8 @@ async def test_no_event_is_lost_or_repeated_between_snapshot_and_stream(open_soc
 
     for messages in streams:
         seqs = [message["seq"] for message in messages]
-        assert seqs == list(range(seqs[0], chunks + 1))  # consecutive: nothing lost or repeated
+        # Strictly increasing, to the end; a state may be skipped when a newer one has arrived.
+        assert seqs == sorted(set(seqs)) and seqs[-1] == chunks
         assert messages[0]["type"] == "operation.status"
         assert messages[-1]["result"]["created_ids"] == list(range(chunks * CHUNK))
     assert any(0 < messages[0]["seq"] < chunks for messages in streams)  # joined mid-stream
