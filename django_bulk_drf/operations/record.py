@@ -12,9 +12,11 @@ import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from ..actions import OPERATIONS
 from ..metrics import operation_metrics
@@ -190,13 +192,24 @@ class ChunkReport:
         return cls(data["processed"], written, data["errors"])
 
 
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
 def operation_url(operation_id: str, name: str) -> str:
     """The URL of an operation's ``status`` or ``results`` endpoint (the default route when
     ``django_bulk_drf.urls`` is not in the project's URLconf)."""
+    urlconf = get_urlconf() or settings.ROOT_URLCONF
+    return url_template(name, urlconf, get_script_prefix()).replace(PLACEHOLDER_ID, operation_id)
+
+
+@lru_cache(maxsize=64)
+def url_template(name: str, urlconf: str, prefix: str) -> str:
+    """The URL of ``name`` for a placeholder id, reversed once per URLconf: every status body
+    carries one, and reversing costs more than the rest of the body."""
     try:
-        return reverse(f"bulk-operation-{name}", args=[operation_id])
+        return reverse(f"bulk-operation-{name}", urlconf=urlconf, args=[PLACEHOLDER_ID])
     except NoReverseMatch:
-        return f"/api/operations/{operation_id}/{name}/"
+        return f"/api/operations/{PLACEHOLDER_ID}/{name}/"
 
 
 def render_status(
