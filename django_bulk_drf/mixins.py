@@ -45,7 +45,7 @@ from .parsers import CSVParser, OrjsonParser
 from .payloads import BulkPayload, read_payload, request_body
 from .serializers import ValidatedItem, allowed_conflict_targets
 from .settings import bulk_settings
-from .tasks import run_operation
+from .tasks import queue_operation
 from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
@@ -261,7 +261,7 @@ def start_operation(viewset: BulkOperationsMixin, payload: BulkPayload) -> Opera
     task is a ``503``, and leaves no pending record behind."""
     record = stage_operation(viewset, payload, viewset.get_bulk_chunk_size())
     try:
-        run_operation.delay(record.task_id)
+        queue_operation(record.task_id)
     except Exception as exc:
         fail_operation(record.task_id, f"The task could not be queued: {exc}.")
         raise ServiceUnavailable(

@@ -25,6 +25,7 @@ import orjson
 from django.conf import settings
 
 from ..settings import bulk_settings
+from .leases import RedisChunkLeases
 from .record import (
     ID_LISTS,
     MAX_REPORTED_ERRORS,
@@ -308,6 +309,7 @@ class RedisOperationStore(OperationStore):
         self._move = client.register_script(MOVE)
         self._restore = client.register_script(RESTORE)
         self._snapshot = client.register_script(SNAPSHOT)
+        self.leases = RedisChunkLeases(client, record_key)
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
         key = record_key(record.task_id)
