@@ -59,6 +59,10 @@ def test_bulk_settings_set_in_the_environment_apply_to_the_served_api(client):
         ({"BULK_DRF_USE_OPTIMIZED_TASKS": "0"}, {"BULK_DRF_USE_OPTIMIZED_TASKS": False}),
         ({"BULK_DRF_ENABLE_METRICS": "false"}, {"BULK_DRF_ENABLE_METRICS": False}),
         ({"BULK_DRF_CHUNK_SIZE": ""}, {}),
+        (
+            {"BULK_DRF_OPERATION_STORE": "myproject.stores.Store"},
+            {"BULK_DRF_OPERATION_STORE": "myproject.stores.Store"},
+        ),
         ({"DJANGO_DEBUG": "1", "PATH": "/usr/bin"}, {}),
     ],
 )
