@@ -29,18 +29,18 @@ def configured_server(django_db_setup):
 
 
 @pytest.fixture
-def client(configured_server):
-    with httpx.Client(base_url=configured_server.http_url, trust_env=False, timeout=30) as client:
-        yield client
+def served(configured_server):
+    with httpx.Client(base_url=configured_server.http_url, trust_env=False, timeout=30) as http:
+        yield http
 
 
 # -- BULK_DRF_* from the environment ----------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
-def test_bulk_settings_set_in_the_environment_apply_to_the_served_api(client):
-    too_many = client.post(CONTRACTS_URL, json=[contract_item(f"X{n}") for n in range(4)])
-    created = client.post(CONTRACTS_URL, json=[contract_item("X1"), contract_item("X2")])
+def test_bulk_settings_set_in_the_environment_apply_to_the_served_api(served):
+    too_many = served.post(CONTRACTS_URL, json=[contract_item(f"X{n}") for n in range(4)])
+    created = served.post(CONTRACTS_URL, json=[contract_item("X1"), contract_item("X2")])
 
     assert too_many.status_code == 413
     assert too_many.json()["max_sync_items"] == 3
@@ -100,10 +100,10 @@ def test_a_bulk_setting_that_does_not_parse_stops_the_demo_with_its_name(
 # -- DEBUG ------------------------------------------------------------------------------------
 
 
-def test_debug_is_off_by_default_and_the_page_and_swagger_ui_are_still_served(client):
-    missing = client.get("/no-such-page/")
-    page = client.get("/")
-    docs = client.get("/api/docs/")
+def test_debug_is_off_by_default_and_the_page_and_swagger_ui_are_still_served(served):
+    missing = served.get("/no-such-page/")
+    page = served.get("/")
+    docs = served.get("/api/docs/")
     assets = [
         asset
         for asset in docs.text.split('"')
@@ -117,7 +117,7 @@ def test_debug_is_off_by_default_and_the_page_and_swagger_ui_are_still_served(cl
     assert docs.status_code == 200
     assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets)
     for asset in assets:
-        assert client.get(asset).status_code == 200, asset
+        assert served.get(asset).status_code == 200, asset
 
 
 def test_django_debug_1_turns_debug_on(django_db_setup):
