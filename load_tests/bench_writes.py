@@ -25,13 +25,17 @@ Each path's answer and the table's row count are checked, so a wrong count fails
 run the paths go one after the other, so that they share the machine's state of the moment. A
 figure whose first run takes longer than ``--max-run-seconds`` is not run again (``[1 run]``).
 
-A second table gives the p50 latency of a 50-row sync upsert beside a single-object DRF create on
-the same server (``--latency-requests`` requests each, one at a time).
+A second table gives the p50 latency of a 50-row sync upsert beside a single-object DRF create,
+on two servers started side by side: the demo as deployed (its database connections borrowed from
+Django's pool) and the same server without the pool (``DATABASE_POOL_MAX_SIZE=0``: a new
+PostgreSQL connection per request). ``--latency-requests`` requests of each kind go to each server,
+one at a time, the servers taking turns so that both see the same moments of a noisy machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -265,9 +269,11 @@ class Latency:
         return harness.percentile(self.samples, 0.5) if self.samples else None
 
 
-def latency_figures(client: httpx.Client, requests: int) -> dict[str, Latency]:
-    """p50 of a 50-row sync upsert and of single-object creates, one request at a time."""
-    kinds = {
+LATENCY_KINDS = ("upsert", "plain_single", "ours_single")
+
+
+def latency_kinds() -> dict[str, Latency]:
+    return {
         "upsert": Latency(
             f"ours: sync upsert of {LATENCY_ROWS} rows",
             f"/api/contracts/?unique_fields={harness.CONFLICT_TARGET}",
@@ -280,16 +286,33 @@ def latency_figures(client: httpx.Client, requests: int) -> dict[str, Latency]:
             "ours: create one object (POST /api/contracts/)", "/api/contracts/", 201
         ),
     }
+
+
+def latency_figures(
+    clients: dict[str, httpx.Client], requests: int
+) -> dict[str, dict[str, Latency]]:
+    """Per server, p50 of a 50-row sync upsert and of single-object creates, one request at a
+    time, the servers taking turns request by request. A first round, not counted, pays for the
+    first-request imports of each server."""
+    figures = {server: latency_kinds() for server in clients}
     upsert_body = harness.json_body(harness.contract_rows(LATENCY_ROWS))
-    single_rows = harness.contract_rows(LATENCY_ROWS + 2 * requests)[LATENCY_ROWS:]
-    for index in range(requests):
-        kinds["upsert"].send(client, upsert_body)
-        for offset, name in enumerate(("plain_single", "ours_single")):
-            if not kinds[name].failure:
-                kinds[name].send(client, harness.json_body(single_rows[offset * requests + index]))
-        if kinds["upsert"].failure or kinds["plain_single"].failure:
+    single_count = 2 * (requests + 1) * len(clients)
+    singles = iter(harness.contract_rows(LATENCY_ROWS + single_count)[LATENCY_ROWS:])
+    for round_index in range(requests + 1):
+        for name in LATENCY_KINDS:
+            for server, client in clients.items():
+                kind = figures[server][name]
+                if not kind.failure:
+                    body = upsert_body if name == "upsert" else harness.json_body(next(singles))
+                    kind.send(client, body)
+        if round_index == 0:
+            for kinds in figures.values():
+                for kind in kinds.values():
+                    kind.samples.clear()
+        failed = [kinds[name].failure for kinds in figures.values() for name in LATENCY_KINDS]
+        if any(failed):
             break
-    return kinds
+    return figures
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -350,23 +373,27 @@ def ratio_text(numerator: float | None, denominator: float | None) -> str:
     return fmt_ratio(numerator / denominator)
 
 
-def print_latency(latency: dict[str, Latency], requests: int) -> None:
-    baseline = latency["plain_single"].p50
+def print_latency(figures: dict[str, dict[str, Latency]], requests: int) -> None:
     rows = []
-    for kind in latency.values():
-        if kind.p50 is None:
-            rows.append([kind.label, f"failed: {kind.failure}", "—"])
-        else:
-            rows.append([kind.label, harness.fmt_ms(kind.p50), ratio_text(kind.p50, baseline)])
+    for name in LATENCY_KINDS:
+        for server, kinds in figures.items():
+            kind, baseline = kinds[name], kinds["plain_single"].p50
+            if kind.p50 is None:
+                rows.append([kind.label, server, f"failed: {kind.failure}", "—"])
+            else:
+                p50 = harness.fmt_ms(kind.p50)
+                rows.append([kind.label, server, p50, ratio_text(kind.p50, baseline)])
     harness.print_table(
-        f"p50 latency, {requests} requests each, one at a time (target: 50-row sync upsert "
-        "≤ 2× single-object DRF create)",
-        ["request", "p50", "ratio to plain DRF single create"],
+        f"p50 latency, {requests} requests each, one at a time, the servers taking turns "
+        "(target: 50-row sync upsert ≤ 2× single-object DRF create)",
+        ["request", "database connections", "p50", "ratio to plain DRF single create"],
         rows,
     )
 
 
-def summary_text(results: Results, latency: dict[str, Latency] | None, sizes: list[int]) -> str:
+def summary_text(
+    results: Results, latency: dict[str, dict[str, Latency]] | None, sizes: list[int]
+) -> str:
     parts = []
     largest = max(sizes)
     for case in CASES:
@@ -382,17 +409,33 @@ def summary_text(results: Results, latency: dict[str, Latency] | None, sizes: li
             parts.append(
                 f"sync upsert 1,000 rows = {fmt_ratio(sync / hand)} hand-written (target ≥ 3×)"
             )
-    if latency and latency["upsert"].p50 and latency["plain_single"].p50:
-        ratio = latency["upsert"].p50 / latency["plain_single"].p50
-        parts.append(f"50-row sync p50 = {fmt_ratio(ratio)} single DRF create (target ≤ 2×)")
+    for server, kinds in (latency or {}).items():
+        upsert, single, ours = (kinds[name].p50 for name in LATENCY_KINDS)
+        if upsert and single and ours:
+            parts.append(
+                f"{server}: 50-row sync upsert p50 {harness.fmt_ms(upsert)} = "
+                f"{fmt_ratio(upsert / single)} single DRF create (target ≤ 2×), our single "
+                f"create p50 {harness.fmt_ms(ours)}"
+            )
     return "; ".join(parts)
+
+
+def measure_latency(stack: BenchStack, requests: int) -> dict[str, dict[str, Latency]]:
+    """The latency table's figures: the stack's server (pooled) beside one without the pool."""
+    _, port = stack.serve("server-no-pool", {"DATABASE_POOL_MAX_SIZE": "0"})
+    urls = {"pool": stack.base_url, "no pool": f"http://{harness.HOST}:{port}"}
+    with contextlib.ExitStack() as clients:
+        by_server = {
+            server: clients.enter_context(harness.http_client(url)) for server, url in urls.items()
+        }
+        return latency_figures(by_server, requests)
 
 
 def main() -> None:
     options = parse_args()
     load_at_start = harness.load_average()
     results: Results = {}
-    latency: dict[str, Latency] | None = None
+    latency: dict[str, dict[str, Latency]] | None = None
     with BenchStack(SCRIPT) as stack:
         stack.start_server()
         stack.start_worker()
@@ -400,9 +443,9 @@ def main() -> None:
             warm_up(stack, client)
             for size in options.sizes:
                 run_size(stack, client, size, options, results)
-            if options.latency_requests:
-                stack.truncate_contracts()
-                latency = latency_figures(client, options.latency_requests)
+        if options.latency_requests:
+            stack.truncate_contracts()
+            latency = measure_latency(stack, options.latency_requests)
     print_results(results, options)
     if latency:
         print_latency(latency, options.latency_requests)

@@ -23,14 +23,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if os.environ.get("BULK_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["BULK_TEST_DB_NAME"]}
 
-# The chunk size of the /bulk/ operations, settable per process (the end-to-end tests' servers).
-BULK_DRF_CHUNK_SIZE = int(os.environ.get("BULK_DRF_CHUNK_SIZE", "100"))
-
-# The fault tests' servers and workers: more items per operation, a faster re-read of the record by
-# the WebSocket, and (for the test that keeps the database away past the retry window) fewer
-# retries of a chunk. Lost workers are taken up with the demo's own broker settings.
-BULK_DRF_MAX_RECORDS = int(os.environ.get("BULK_DRF_MAX_RECORDS", "10000"))
-BULK_DRF_PROGRESS_UPDATE_INTERVAL = float(os.environ.get("BULK_DRF_PROGRESS_UPDATE_INTERVAL", "10"))
+# The fault tests' servers and workers get their BULK_DRF_* settings from the environment, through
+# the demo's settings; the test that keeps the database away past the retry window gives its worker
+# fewer retries. Lost workers are taken up with the demo's own broker settings.
 if os.environ.get("BULK_TEST_MAX_RETRIES"):
     CELERY_TASK_ANNOTATIONS = {
         name: {"max_retries": int(os.environ["BULK_TEST_MAX_RETRIES"])}
