@@ -14,9 +14,9 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from rest_framework import status
 
+from . import exactjson
 from .exceptions import BadBulkRequest, BulkAPIException
 from .operations import OperationRecord, OperationStore, get_operation_store
 from .payloads import BulkPayload
@@ -44,7 +44,7 @@ def payload_fingerprint(request: Any, payload: BulkPayload) -> str:
     digest.update(
         f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}".encode()
     )
-    digest.update(orjson.dumps(payload.to_dict(), option=orjson.OPT_SORT_KEYS, default=str))
+    digest.update(exactjson.dumps(payload.to_dict(), sort_keys=True, default=str))
     return digest.hexdigest()
 
 

@@ -6,7 +6,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 
 from asgi_demo.settings import *  # noqa: E402,F403
-from asgi_demo.settings import DATABASES, INSTALLED_APPS  # noqa: E402
+from asgi_demo.settings import DATABASES, INSTALLED_APPS, REST_FRAMEWORK  # noqa: E402
 
 DATABASES["embedded"] = {
     "ENGINE": "django.db.backends.sqlite3",
@@ -15,7 +15,17 @@ DATABASES["embedded"] = {
     "TEST": {"NAME": "file:bulkdrf_embedded?mode=memory&cache=shared", "DEPENDENCIES": []},
 }
 DATABASE_ROUTERS: list = []
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp", "tests.parityapp"]
+# DRF's parsers plus one of the project's own: the bulk viewsets must keep using them.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+        "tests.parityapp.parsers.KeyValueParser",
+    ],
+}
 ROOT_URLCONF = "tests.urls"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

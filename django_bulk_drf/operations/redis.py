@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import orjson
 from django.conf import settings
 
+from .. import exactjson
 from ..settings import bulk_settings
 from .leases import RedisChunkLeases
 from .record import (
@@ -347,7 +348,7 @@ class RedisOperationStore(OperationStore):
 
     def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
         blob = self.client.hget(f"{record_key(operation_id)}:payload", index)
-        return None if blob is None else orjson.loads(blob)
+        return None if blob is None else exactjson.loads(blob)
 
     def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
         key = record_key(operation_id)
