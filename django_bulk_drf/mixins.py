@@ -6,6 +6,11 @@ stage it for the workers and answer ``202``. The writes go through ``perform_bul
 ``perform_bulk_update``, ``perform_bulk_upsert`` and ``perform_bulk_delete``, the seams to override
 (to stamp an owner, say); the ``get_bulk_*`` methods are the per-viewset limits. Everything else
 is private.
+
+A request that is not a bulk request is adrf's: the handlers hand it to adrf's own (as they do when
+another action calls them), and of what DRF asks the view, only the parsers of the routes that take
+arrays (``parsers.with_bulk_parsers``), the ``bulk`` throttle scope and the list URL's ``OPTIONS``
+metadata are adjusted.
 """
 
 from __future__ import annotations
