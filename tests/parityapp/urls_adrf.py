@@ -2,17 +2,9 @@
 
 from adrf.routers import DefaultRouter
 from adrf.viewsets import ModelViewSet
-from django.urls import include, path
 
-from .views import register_widgets, widget_viewsets
+from .views import mount
 
-WidgetViewSet, PagedWidgetViewSet, SlugWidgetViewSet = viewsets = widget_viewsets(
-    ModelViewSet, __name__
+(WidgetViewSet, PagedWidgetViewSet, SlugWidgetViewSet), urlpatterns = mount(
+    ModelViewSet, DefaultRouter(), __name__
 )
-router = DefaultRouter()
-register_widgets(router, viewsets)
-
-urlpatterns = [
-    path("api/", include(router.urls)),
-    path("api/", include("django_bulk_drf.urls")),
-]

@@ -6,6 +6,7 @@ included) can be compared byte for byte."""
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.urls import include, path
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter, SearchFilter
 from rest_framework.pagination import PageNumberPagination
@@ -85,9 +86,15 @@ def widget_viewsets(base: type, module: str) -> tuple[type, type, type]:
     return widgets, paged, by_slug
 
 
-def register_widgets(router: Any, viewsets: tuple[type, type, type]) -> None:
-    """Register the three viewsets under the same prefixes on every mount."""
-    widgets, paged, by_slug = viewsets
+def mount(base: type, router: Any, module: str) -> tuple[tuple[type, type, type], list[Any]]:
+    """The three viewsets on ``base``, registered on ``router`` under the same prefixes on every
+    mount, and the mount's URL patterns."""
+    widgets, paged, by_slug = viewsets = widget_viewsets(base, module)
     router.register("widgets", widgets, basename="widget")
     router.register("paged-widgets", paged, basename="paged-widget")
     router.register("slug-widgets", by_slug, basename="slug-widget")
+    urlpatterns = [
+        path("api/", include(router.urls)),
+        path("api/", include("django_bulk_drf.urls")),
+    ]
+    return viewsets, urlpatterns
