@@ -469,3 +469,46 @@ def test_extra_action_at_bulk_is_refused_at_registration(option: str) -> None:
     router.register("shadowed", ShadowedViewSet, basename="shadowed")
     with pytest.raises(ImproperlyConfigured, match=r"ShadowedViewSet has an extra action at bulk/"):
         router.get_urls()
+
+
+# -- which requests to {prefix}/bulk/ are bulk requests ------------------------------------------
+
+# fmt: off
+BULK_URL_REQUESTS = [
+    # (method, query, body, content type, a bulk request?)
+    ("POST", "", b"[]", JSON, True),
+    ("POST", "", b"{}", JSON, True),
+    ("GET", "ids=1,2", b"", JSON, True),
+    ("GET", "", b"", JSON, False),
+    ("HEAD", "", b"", JSON, False),
+    ("OPTIONS", "", b"", JSON, False),
+    ("DELETE", "ids=1", b"", JSON, True),
+    ("DELETE", "", b"[1, 2]", JSON, True),
+    ("DELETE", "", b"", JSON, False),
+    ("PUT", "", b' \n [{"id": 1}]', JSON, True),
+    ("PATCH", "", b'{"count": 1}', JSON, False),
+    ("PATCH", "", '[{"id": 1}]'.encode("utf-16"), UTF16, True),
+    ("PATCH", "", '{"count": 1}'.encode("utf-16"), UTF16, False),
+    ("PUT", "", b"[" + b" " * 200 + b"]", JSON, True),  # over DATA_UPLOAD_MAX_MEMORY_SIZE: not read
+    ("PUT", "", b"id,count\n1,2\n", "text/csv", True),
+    ("PUT", "", b"count=1", FORM, False),
+    ("PATCH", "", b"", JSON, False),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("verb", "query", "body", "content_type", "bulk"), BULK_URL_REQUESTS)
+def test_requests_to_the_bulk_url_that_are_bulk_requests(
+    verb: str, query: str, body: bytes, content_type: str, bulk: bool
+) -> None:
+    """``{prefix}/bulk/`` serves the background endpoints; the other requests there are the
+    detail route's, for the lookup value ``bulk``."""
+    from rest_framework.test import APIRequestFactory
+
+    from django_bulk_drf.routers import is_bulk_request
+
+    request = APIRequestFactory().generic(
+        verb, f"/api/slug-widgets/bulk/?{query}", body, content_type
+    )
+    with override_settings(**LIMIT):
+        assert is_bulk_request(request) is bulk
