@@ -67,6 +67,7 @@ def widget_viewsets(base: type, module: str) -> tuple[type, type, type]:
         "search_fields": ["name"],
         "ordering_fields": ["name", "count"],
         "throttle_classes": [FixedClockThrottle],
+        "pagination_class": None,
     }
     widgets = type(
         "WidgetViewSet",
