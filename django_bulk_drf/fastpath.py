@@ -27,6 +27,7 @@ read-only fields with defaults are left to DRF entirely (``fast_validator_for`` 
 from __future__ import annotations
 
 import decimal
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -59,6 +60,9 @@ convert = msgspec.convert
 astuple = msgspec.structs.astuple
 Check = Callable[[Any, drf_fields.Field], bool]
 Post = Callable[[Any], Any]
+# A hashable description of a field's msgspec type, e.g. ("str", 50): building msgspec types (and
+# msgspec's first use of a new one) costs far more than validating an item, so they are cached.
+TypeSpec = tuple
 
 
 def fast_validator_for(child: serializers.Serializer) -> FastItemValidator | None:
@@ -89,13 +93,14 @@ def _plain_serializer(child: serializers.Serializer) -> bool:
 
 
 class FieldPlan:
-    """How one field is compiled: its msgspec type, and the Python that finishes its value."""
+    """How one field is compiled: its msgspec type (as a ``TypeSpec``), and the Python that
+    finishes its value."""
 
-    def __init__(self, name: str, field: drf_fields.Field, msgspec_type: Any, post: Post) -> None:
+    def __init__(self, name: str, field: drf_fields.Field, spec: TypeSpec, post: Post) -> None:
         self.name = name
         self.field = field
         self.source = field.source
-        self.msgspec_type = msgspec_type
+        self.spec = spec
         self.post = post
         self.allow_null = field.allow_null
         self.required = field.required
@@ -122,7 +127,7 @@ def _plan_for(name: str, field: drf_fields.Field) -> FieldPlan | None:
             compiled = compile_field(field)
             if compiled is not None:
                 return FieldPlan(name, field, *compiled)
-    return FieldPlan(name, field, Any, _generic_post(field, _checks(field.validators)))
+    return FieldPlan(name, field, ("any",), _generic_post(field, _checks(field.validators)))
 
 
 # -- checks: a validator as a predicate that never raises ---------------------------------------
@@ -196,7 +201,6 @@ def _char(field: drf_fields.CharField) -> tuple[Any, Post]:
     """Strings: length bound by msgspec (trimming only shortens), then DRF's trim, blank,
     null-character and surrogate rules; numbers are converted by the field itself."""
     lengths, rest = _static_limits(field.validators, django_validators.MaxLengthValidator)
-    string_type = Annotated[str, msgspec.Meta(max_length=min(lengths))] if lengths else str
     checks = _checks(
         rest,
         skip=(
@@ -222,7 +226,7 @@ def _char(field: drf_fields.CharField) -> tuple[Any, Post]:
                 return REFUSED
         return value
 
-    return string_type | int | float, post
+    return ("str", min(lengths) if lengths else None), post
 
 
 def _integer(field: drf_fields.IntegerField) -> tuple[Any, Post]:
@@ -230,7 +234,6 @@ def _integer(field: drf_fields.IntegerField) -> tuple[Any, Post]:
     strings and floats are converted by the field itself."""
     lows, rest = _static_limits(field.validators, django_validators.MinValueValidator)
     highs, rest = _static_limits(rest, django_validators.MaxValueValidator)
-    bounds = msgspec.Meta(ge=max(lows) if lows else None, le=min(highs) if highs else None)
     checks = _checks(rest)
     other = _generic_post(field, _checks(field.validators))
 
@@ -242,7 +245,7 @@ def _integer(field: drf_fields.IntegerField) -> tuple[Any, Post]:
                 return REFUSED
         return value
 
-    return Annotated[int, bounds] | str | float, post
+    return ("int", max(lows) if lows else None, min(highs) if highs else None), post
 
 
 def _decimal(field: drf_fields.DecimalField) -> tuple[Any, Post] | None:
@@ -277,7 +280,7 @@ def _decimal(field: drf_fields.DecimalField) -> tuple[Any, Post] | None:
                 return REFUSED
         return number
 
-    return str | int | float, post
+    return ("decimal",), post
 
 
 def _precise(field: drf_fields.DecimalField) -> Callable[[decimal.Decimal], decimal.Decimal]:
@@ -327,7 +330,7 @@ def _float(field: drf_fields.FloatField) -> tuple[Any, Post]:
                 return REFUSED
         return value
 
-    return float | int | str, post
+    return ("float",), post
 
 
 def _boolean(field: drf_fields.BooleanField) -> tuple[Any, Post] | None:
@@ -338,11 +341,8 @@ def _boolean(field: drf_fields.BooleanField) -> tuple[Any, Post] | None:
     checks = _checks(field.validators)
     other = _generic_post(field, checks)
     if not checks:
-        return (
-            bool | str | int | float,
-            lambda value: value if type(value) is bool else other(value),
-        )
-    return bool | str | int | float, other
+        return ("bool",), lambda value: value if type(value) is bool else other(value)
+    return ("bool",), other
 
 
 COMPILERS: list[tuple[type, Callable[[Any], tuple[Any, Post] | None]]] = [
@@ -357,20 +357,47 @@ COMPILERS: list[tuple[type, Callable[[Any], tuple[Any, Post] | None]]] = [
 # -- the validator ------------------------------------------------------------------------------
 
 
-def _struct_type(plans: list[FieldPlan], *, partial: bool) -> type[msgspec.Struct]:
-    """The msgspec type of an item: fields named ``f0``… (renamed to the field names), optional
-    when partial or not required, nullable when the field allows null."""
-    fields = []
-    for position, plan in enumerate(plans):
-        value_type = plan.msgspec_type
-        if plan.allow_null:
+def _msgspec_type(spec: TypeSpec) -> Any:
+    """The msgspec type of a ``TypeSpec``: the JSON types the field takes, the one compiled for
+    speed first (with the limits msgspec states)."""
+    kind, *limits = spec
+    if kind == "str":
+        (max_length,) = limits
+        text = Annotated[str, msgspec.Meta(max_length=max_length)] if max_length else str
+        return text | int | float
+    if kind == "int":
+        low, high = limits
+        return Annotated[int, msgspec.Meta(ge=low, le=high)] | str | float
+    return {
+        "decimal": str | int | float,
+        "float": float | int | str,
+        "bool": bool | str | int | float,
+        "any": Any,
+    }[kind]
+
+
+@functools.lru_cache(maxsize=256)
+def _struct_type(fields: tuple[tuple[str, TypeSpec, bool, bool], ...]) -> type[msgspec.Struct]:
+    """The msgspec type of an item, from ``(name, spec, optional, nullable)`` per field: fields
+    named ``f0``… (renamed to the field names), in the order given."""
+    members = []
+    for position, (_, spec, optional, nullable) in enumerate(fields):
+        value_type = _msgspec_type(spec)
+        if nullable:
             value_type = value_type | None
-        if partial or not plan.required:
-            fields.append((f"f{position}", value_type | msgspec.UnsetType, msgspec.UNSET))
+        if optional:
+            members.append((f"f{position}", value_type | msgspec.UnsetType, msgspec.UNSET))
         else:
-            fields.append((f"f{position}", value_type))
-    rename = {f"f{position}": plan.name for position, plan in enumerate(plans)}
-    return msgspec.defstruct("Item", fields, kw_only=True, rename=rename)
+            members.append((f"f{position}", value_type))
+    rename = {f"f{position}": name for position, (name, *_) in enumerate(fields)}
+    return msgspec.defstruct("Item", members, kw_only=True, rename=rename)
+
+
+def _struct_fields(plans: list[FieldPlan], *, partial: bool) -> tuple:
+    """The key of ``_struct_type``: optional when partial or not required."""
+    return tuple(
+        (plan.name, plan.spec, partial or not plan.required, plan.allow_null) for plan in plans
+    )
 
 
 class FastItemValidator:
@@ -382,8 +409,8 @@ class FastItemValidator:
             (plan.source, plan.post, plan.allow_null, plan.field if plan.has_default else None)
             for plan in plans
         ]
-        self.full_type = _struct_type(plans, partial=False)
-        self.partial_type = _struct_type(plans, partial=True)
+        self.full_type = _struct_type(_struct_fields(plans, partial=False))
+        self.partial_type = _struct_type(_struct_fields(plans, partial=True))
         #: Whether a validator or default may read ``serializer.instance`` (through its field).
         self.reads_instance = any(plan.reads_context for plan in plans)
 
