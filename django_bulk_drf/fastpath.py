@@ -167,6 +167,14 @@ def _check_for(validator: Any) -> Check:
     return run
 
 
+def _checked(value: Any, checks: list[Check], field: drf_fields.Field) -> Any:
+    """``value`` when every check accepts it, else ``REFUSED``."""
+    for check in checks:
+        if not check(value, field):
+            return REFUSED
+    return value
+
+
 def _static_limits(validators: list[Any], kind: type) -> tuple[list[int], list[Any]]:
     """The integer limits of the validators of exactly ``kind`` (msgspec states them), and the
     other validators (run in Python)."""
@@ -186,10 +194,7 @@ def _generic_post(field: drf_fields.Field, checks: list[Check]) -> Post:
             converted = field.to_internal_value(value)
         except Exception:
             return REFUSED
-        for check in checks:
-            if not check(converted, field):
-                return REFUSED
-        return converted
+        return _checked(converted, checks, field) if checks else converted
 
     return post
 
@@ -221,10 +226,7 @@ def _char(field: drf_fields.CharField) -> tuple[Any, Post]:
             return "" if allow_blank else REFUSED
         if "\x00" in value or (not value.isascii() and SURROGATES.search(value)):
             return REFUSED
-        for check in checks:
-            if not check(value, field):
-                return REFUSED
-        return value
+        return _checked(value, checks, field) if checks else value
 
     return ("str", min(lengths) if lengths else None), post
 
@@ -240,10 +242,7 @@ def _integer(field: drf_fields.IntegerField) -> tuple[Any, Post]:
     def post(value: Any) -> Any:
         if type(value) is not int:
             return other(value)
-        for check in checks:
-            if not check(value, field):
-                return REFUSED
-        return value
+        return _checked(value, checks, field) if checks else value
 
     return ("int", max(lows) if lows else None, min(highs) if highs else None), post
 
@@ -275,10 +274,7 @@ def _decimal(field: drf_fields.DecimalField) -> tuple[Any, Post] | None:
             number = precise(decimal.Decimal(text))
         except decimal.DecimalException:
             return REFUSED
-        for check in checks:
-            if not check(number, field):
-                return REFUSED
-        return number
+        return _checked(number, checks, field) if checks else number
 
     return ("decimal",), post
 
@@ -325,10 +321,7 @@ def _float(field: drf_fields.FloatField) -> tuple[Any, Post]:
             return other(value)
         if not math.isfinite(value):
             return REFUSED
-        for check in checks:
-            if not check(value, field):
-                return REFUSED
-        return value
+        return _checked(value, checks, field) if checks else value
 
     return ("float",), post
 

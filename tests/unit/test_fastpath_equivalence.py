@@ -51,14 +51,7 @@ class EveryFieldSerializer(serializers.ModelSerializer):
     class Meta:
         model = Contract
         fields = [
-            "id",
-            "contract_number",
-            "year",
-            "amount",
-            "customer",
-            "status",
-            "created_at",
-            "updated_at",
+            *ContractSerializer.Meta.fields,
             "email",
             "slug",
             "raw_text",
