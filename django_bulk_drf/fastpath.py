@@ -55,9 +55,10 @@ TRUSTED_EMPTY_HANDLERS = {
 # DRF refuses longer strings for numbers ("String value too large.").
 MAX_NUMBER_STRING = 1000
 REFUSED = object()
-UNSET = msgspec.UNSET
-convert = msgspec.convert
-astuple = msgspec.structs.astuple
+# Module globals: the per-item loop looks them up faster than msgspec's attributes.
+_UNSET = msgspec.UNSET
+_convert = msgspec.convert
+_astuple = msgspec.structs.astuple
 Check = Callable[[Any, drf_fields.Field], bool]
 Post = Callable[[Any], Any]
 # A hashable description of a field's msgspec type, e.g. ("str", 50): building msgspec types (and
@@ -420,14 +421,14 @@ class FastItemValidator:
             return REFUSED
         partial = self.child.partial
         try:
-            values = astuple(convert(item, self.partial_type if partial else self.full_type))
+            values = _astuple(_convert(item, self.partial_type if partial else self.full_type))
         except msgspec.ValidationError:
             return REFUSED
         validated: dict[str, Any] = {}
         for (source, post, allow_null, default_field), value in zip(
             self.fields, values, strict=True
         ):
-            if value is UNSET:
+            if value is _UNSET:
                 if default_field is not None and not partial:
                     try:
                         validated[source] = default_field.get_default()

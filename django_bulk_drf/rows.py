@@ -10,12 +10,12 @@ The validator reads those rows in one query per ``LOOKUP_CHUNK`` keys, in one of
   primary key, the lookup key, the fields of the batched unique checks and, for an upsert, every
   column an item leaves out, which the proposed row of ``INSERT … ON CONFLICT`` carries).
 
-The related rows that ``PrimaryKeyRelatedField`` values name are read the same way, one query per
-field (``BatchedPrimaryKeyLookup``).
-
 Either way a ``StoredRow`` answers ``pk`` and ``value(attname)``; its ``instance`` is built on
 first use when only columns were read (a model instance whose other fields are deferred, each
 loaded by its own query on first access), for code that wants the row as a model instance.
+
+The related rows that ``PrimaryKeyRelatedField`` values name are read in batches too, one query
+per field (``BatchedPrimaryKeyLookup``).
 """
 
 from __future__ import annotations

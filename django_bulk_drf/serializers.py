@@ -301,11 +301,11 @@ class BulkItemsValidator:
         names += [source for unique_set in self.unique_sets for source in unique_set.sources]
         if self.row_key is RowKey.UNIQUE_FIELDS:
             sources = {name: f.source for name, f in self.writable.items()}
+            stamped = ("auto_now", "auto_now_add")  # set by the write itself
             inserted = [
                 f.name
                 for f in opts.local_concrete_fields
-                if not (f.primary_key or getattr(f, "auto_now", False))
-                and not getattr(f, "auto_now_add", False)
+                if not f.primary_key and not any(getattr(f, flag, False) for flag in stamped)
             ]
             for present in {frozenset(item) for item in objects.values()}:
                 carried = {sources[name] for name in present if name in sources}
