@@ -19,6 +19,7 @@ def serve(argv: list[str]) -> None:
 
     import django
     from django.core.management import call_command
+    from django.db import connections
 
     django.setup()
     from django.conf import settings
@@ -27,6 +28,8 @@ def serve(argv: list[str]) -> None:
 
     if not options.no_migrate:
         call_command("migrate", interactive=False, verbosity=0)
+        # Hand the migration's connection back (to the pool, when there is one).
+        connections.close_all()
     if settings.IN_PROCESS_WORKER:
         if options.workers != 1:
             parser.error("without REDIS_URL the worker runs inside the server: use --workers 1")
@@ -51,7 +54,8 @@ def serve(argv: list[str]) -> None:
 
 
 def worker(argv: list[str]) -> None:
-    # A worker runs many short tasks: reuse its database connection between them.
+    # A worker runs many short tasks, one at a time per process: it keeps its database connection
+    # between them (persistent connections; the settings then leave the pool out).
     os.environ.setdefault("CONN_MAX_AGE", "60")
     import django
 

@@ -9,7 +9,9 @@ def describe_mode() -> str:
         where_db = f"SQLite at {database['NAME']}"
     else:
         address = f"{database.get('HOST')}:{database.get('PORT')}"
-        where_db = f"PostgreSQL {database.get('NAME')} at {address}"
+        pool = database.get("OPTIONS", {}).get("pool")
+        held = f"a pool of up to {pool['max_size']} connections" if pool else "no pool"
+        where_db = f"PostgreSQL {database.get('NAME')} at {address} ({held})"
     if settings.EMBEDDED:
         return (
             f"django-bulk-drf demo, embedded mode: {where_db}; Celery worker inside this process "

@@ -2,7 +2,10 @@
 
 ``DATABASE_URL`` (PostgreSQL or SQLite) and ``REDIS_URL`` select the services. With neither set the
 demo runs embedded on one machine: SQLite, the Celery worker inside the serving process and
-in-process pub/sub.
+in-process pub/sub. With services it is deployment-grade by default: the ASGI server borrows its
+PostgreSQL connections from a pool, workers keep theirs, list endpoints are paginated, and
+``DEBUG`` is off unless ``DJANGO_DEBUG=1`` (it is off in embedded mode too). Every ``BULK_DRF_*``
+setting can be set as an environment variable of the same name (see ``asgi_demo.environment``).
 """
 
 import os
@@ -10,10 +13,12 @@ from pathlib import Path
 
 import dj_database_url
 
+from asgi_demo.environment import bulk_settings_from_env, env_flag
+
 BASE_DIR = Path(__file__).resolve().parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "django-bulk-drf-demo-not-secret")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+DEBUG = env_flag(os.environ, "DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = os.environ.get(
     "DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver"
 ).split(",")
@@ -62,18 +67,28 @@ TEMPLATES = [
     }
 ]
 
-# Workers keep their database connection between tasks (``python -m asgi_demo worker`` sets
-# CONN_MAX_AGE); ASGI requests, each on a thread of its own, close theirs.
+# How this process holds its database connections. The ASGI server runs each request's database
+# work on a thread of its own, so it borrows connections from a pool (Django's OPTIONS["pool"],
+# psycopg_pool; PostgreSQL only; DATABASE_POOL_MAX_SIZE=0 turns it off). A Celery worker runs one
+# task at a time per process and keeps its connection between tasks instead: `python -m asgi_demo
+# worker` sets CONN_MAX_AGE, which Django does not combine with a pool.
+conn_max_age = int(os.environ.get("CONN_MAX_AGE", "0"))
+pool_max_size = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "20"))
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL or f"sqlite:///{SQLITE_PATH}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        conn_max_age=conn_max_age,
         conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # One writer at a time: take the write lock when the transaction starts, not half-way.
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+elif not conn_max_age and pool_max_size:
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 2,
+        "max_size": pool_max_size,
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
@@ -109,13 +124,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_PARSER_CLASSES": [
-        "django_bulk_drf.parsers.OrjsonParser",
-        "django_bulk_drf.parsers.CSVParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
-    "DEFAULT_PAGINATION_CLASS": None,
+    "DEFAULT_PAGINATION_CLASS": "asgi_demo.pagination.NewestFirstCursorPagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -144,3 +153,6 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django_bulk_drf": {"handlers": ["console"], "level": "INFO"}},
 }
+
+# BULK_DRF_* from the environment, typed like the package defaults (BULK_DRF_MAX_RECORDS=1000000).
+globals().update(bulk_settings_from_env(os.environ))

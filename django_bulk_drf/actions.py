@@ -163,8 +163,8 @@ ACTIONS: dict[str, BulkAction] = {
             (GET,),
             enhances="list",
             summary="List, or get the rows named by ?ids=",
-            description="Without `ids`: the list (an array). With `ids`: `{count, results, "
-            "is_sync}` with the rows that exist; absent ids are left out.",
+            description="Without `ids`: the list (paged when the view paginates). With `ids`: "
+            "`{count, results, is_sync}` with the rows that exist; absent ids are left out.",
         ),
         BulkAction(
             "acreate",

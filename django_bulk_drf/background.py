@@ -37,6 +37,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
+from . import exactjson
 from .backends import bulk_backend
 from .execution import execute_payload, read_rows
 from .models import ChunkLedger
@@ -69,7 +70,7 @@ def stage_operation(viewset: Any, payload: BulkPayload, chunk_size: int) -> Oper
     request = viewset.request
     user = getattr(request, "user", None)
     chunks = [
-        orjson.dumps(payload.items[start : start + chunk_size])
+        exactjson.dumps(payload.items[start : start + chunk_size])
         for start in range(0, payload.total_items, chunk_size)
     ]
     record = OperationRecord(

@@ -4,7 +4,8 @@ Following the IETF httpapi draft: a retried request with the same key and the sa
 the operation the first one started (``202``, same ``task_id``); the same key with another payload
 is a ``422``; a retry that arrives while the first request is still being accepted is a ``409``.
 Keys are scoped to the user (anonymous clients share one scope) and kept as long as operation
-records (``BULK_DRF_CACHE_TIMEOUT``).
+records (``BULK_DRF_CACHE_TIMEOUT``). A key longer than ``MAX_KEY_LENGTH`` characters is a ``400``:
+keys are stored, and a client that sends a payload-sized key has mistaken the header.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from rest_framework import status
 
-from .exceptions import BulkAPIException
+from . import exactjson
+from .exceptions import BadBulkRequest, BulkAPIException
 from .operations import OperationRecord, OperationStore, get_operation_store
 from .payloads import BulkPayload
 from .settings import bulk_settings
 
 ACCEPTING_TTL = 60
+MAX_KEY_LENGTH = 255
 
 
 class IdempotencyKeyInUse(BulkAPIException):
@@ -42,7 +44,7 @@ def payload_fingerprint(request: Any, payload: BulkPayload) -> str:
     digest.update(
         f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}".encode()
     )
-    digest.update(orjson.dumps(payload.to_dict(), option=orjson.OPT_SORT_KEYS, default=str))
+    digest.update(exactjson.dumps(payload.to_dict(), sort_keys=True, default=str))
     return digest.hexdigest()
 
 
@@ -54,6 +56,11 @@ def once_per_key(
     key = request.headers.get("Idempotency-Key")
     if not key:
         return start()
+    if len(key) > MAX_KEY_LENGTH:
+        raise BadBulkRequest(
+            f"The Idempotency-Key header is {len(key)} characters long; "
+            f"at most {MAX_KEY_LENGTH} are accepted."
+        )
     store = get_operation_store()
     user = request.user
     scoped_key = f"{user.pk if user and user.is_authenticated else 'anonymous'}:{key}"

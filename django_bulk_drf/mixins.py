@@ -6,6 +6,11 @@ stage it for the workers and answer ``202``. The writes go through ``perform_bul
 ``perform_bulk_update``, ``perform_bulk_upsert`` and ``perform_bulk_delete``, the seams to override
 (to stamp an owner, say); the ``get_bulk_*`` methods are the per-viewset limits. Everything else
 is private.
+
+A request that is not a bulk request is adrf's: the handlers hand it to adrf's own (as they do when
+another action calls them), and of what DRF asks the view, only the parsers of the routes that take
+arrays (``parsers.with_bulk_parsers``), the ``bulk`` throttle scope and the list URL's ``OPTIONS``
+metadata are adjusted.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from django.db import DatabaseError, IntegrityError, OperationalError
 from django.urls import NoReverseMatch, reverse
 from redis.exceptions import RedisError
 from rest_framework import status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import BaseParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView as DRFAPIView
@@ -41,11 +46,11 @@ from .execution import run_in_transaction
 from .idempotency import once_per_key
 from .metrics import measure, sync_metrics
 from .operations import OperationRecord
-from .parsers import CSVParser, OrjsonParser
+from .parsers import with_bulk_parsers
 from .payloads import BulkPayload, read_payload, request_body
 from .serializers import ValidatedItem, allowed_conflict_targets
 from .settings import bulk_settings
-from .tasks import run_operation
+from .tasks import queue_operation
 from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
@@ -63,8 +68,6 @@ class BulkOperationsMixin:
     bulk_unique_fields: list[tuple[str, ...]] | None = None
     #: True on a viewset rebuilt inside a Celery worker.
     bulk_background: bool = False
-    #: JSON (orjson, not capped by ``DATA_UPLOAD_MAX_MEMORY_SIZE``), CSV, and DRF's form parsers.
-    parser_classes = [OrjsonParser, CSVParser, FormParser, MultiPartParser]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,13 +105,45 @@ class BulkOperationsMixin:
             return [tuple(target) for target in self.bulk_unique_fields]
         return allowed_conflict_targets(self.get_queryset().model)
 
+    # -- what DRF asks the view: parsers, throttles, metadata ----------------------------------
+
+    def get_parsers(self) -> list[BaseParser]:
+        """The viewset's parsers (``parser_classes``: by default the project's); on the routes
+        that take arrays, with the fast JSON parser and CSV (``parsers.with_bulk_parsers``)."""
+        parsers = super().get_parsers()
+        if any(name in ACTIONS for name in self._route_actions().values()):
+            return with_bulk_parsers(parsers)
+        return parsers
+
     def get_throttles(self) -> list[Any]:
-        """The viewset's throttles, plus the ``bulk`` scope on the ``/bulk/`` endpoints."""
+        """The viewset's throttles, plus the ``bulk`` scope on the ``/bulk/`` endpoints (the list
+        URL counts against it only when it hands work to the background: ``_start``)."""
         throttles = super().get_throttles()
         action = ACTIONS.get(self.action or "")
-        if (action is not None and action.background) or prefers_respond_async(self.request):
+        if action is not None and action.background:
             throttles.append(BulkOperationThrottle())
         return throttles
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """DRF's ``OPTIONS``, whose metadata describes the standard actions as adrf's does: the
+        list URL's bulk PUT, PATCH and DELETE are left out of it (DRF's metadata would look for
+        the object a PUT replaces). The ``Allow`` header still lists them."""
+        bulk_methods = {
+            method
+            for method, name in self._route_actions().items()
+            if name in ACTIONS and ACTIONS[name].enhances is None
+        }
+        self.http_method_names = [
+            method for method in type(self).http_method_names if method not in bulk_methods
+        ]
+        try:
+            return super().options(request, *args, **kwargs)
+        finally:
+            del self.http_method_names
+
+    def _route_actions(self) -> dict[str, str]:
+        """The method → action mapping of the route this view serves."""
+        return getattr(self, "action_map", None) or {}
 
     # -- single-object hooks: adrf awaits ``serializer.asave()``, which DRF serializers lack ----
 
@@ -145,15 +180,18 @@ class BulkOperationsMixin:
 
     # -- list route handlers: DRF's list and create, enhanced; PUT, PATCH and DELETE on the list --
 
-    async def alist(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """``GET`` on the list: DRF's list, or the rows named by ``?ids=``."""
-        if "ids" not in request.query_params:
-            return await super().alist(request, *args, **kwargs)
-        return await self._bulk(request, ACTIONS["alist"])
+    async def alist(self, *args: Any, **kwargs: Any) -> Response:
+        """``GET`` on the list: adrf's list, or the rows named by ``?ids=``. Called by another
+        action (``await self.alist()``), it is adrf's list."""
+        if self.action != "alist" or "ids" not in self.request.query_params:
+            return await super().alist(*args, **kwargs)
+        return await self._bulk(self.request, ACTIONS["alist"])
 
     async def acreate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """``POST`` on the list: DRF's create of one object; an array is a bulk create, and
-        ``?unique_fields=`` makes either an upsert."""
+        """``POST`` on the list: adrf's create of one object; an array is a bulk create, and
+        ``?unique_fields=`` makes either an upsert. Called by another action, it is adrf's."""
+        if self.action != "acreate":
+            return await super().acreate(request, *args, **kwargs)
         data = await request_body(request)
         if not isinstance(data, list) and "unique_fields" not in request.query_params:
             return await super().acreate(request, *args, **kwargs)
@@ -208,14 +246,14 @@ class BulkOperationsMixin:
         if payload.total_items > max_records:
             raise too_many_items(payload, max_records)
         if action.background:
-            return await self._start(request, payload)
+            return await self._start(request, action, payload)
         if prefers_respond_async(request):
-            return await self._start(request, payload, preference_applied=True)
+            return await self._start(request, action, payload, preference_applied=True)
         sync_limit = self.get_bulk_sync_max_items()
         if payload.total_items > sync_limit:
             if not bulk_settings.AUTO_ROUTE:
                 raise too_many_for_sync(payload, sync_limit, self._bulk_url(request))
-            return await self._start(request, payload)
+            return await self._start(request, action, payload)
         answer = await sync_to_async(self._sync_answer)(payload)
         return Response(answer, status=payload.kind.status_code)
 
@@ -229,6 +267,12 @@ class BulkOperationsMixin:
             answer["metrics"] = sync_metrics(measurement, payload.total_items)
         return answer
 
+    def _check_bulk_throttle(self, request: Request) -> None:
+        """Count a request that starts a background operation against the ``bulk`` scope."""
+        throttle = BulkOperationThrottle()
+        if not throttle.allow_request(request, self):
+            self.throttled(request, throttle.wait())
+
     def _bulk_url(self, request: Request) -> str:
         try:
             path = reverse(f"{self.basename}-bulk")
@@ -238,11 +282,18 @@ class BulkOperationsMixin:
         return request.build_absolute_uri(path + (f"?{query}" if query else ""))
 
     async def _start(
-        self, request: Request, payload: BulkPayload, *, preference_applied: bool = False
+        self,
+        request: Request,
+        action: BulkAction,
+        payload: BulkPayload,
+        *,
+        preference_applied: bool = False,
     ) -> Response:
         """Stage the payload, queue the operation and answer ``202`` with where to follow it."""
         if not payload.items:
             raise BadBulkRequest("The array is empty: there is nothing to do.")
+        if not action.background:  # the /bulk/ routes count against the scope on entry
+            await sync_to_async(self._check_bulk_throttle)(request)
         try:
             record = await sync_to_async(once_per_key)(
                 request, payload, lambda: start_operation(self, payload)
@@ -261,7 +312,7 @@ def start_operation(viewset: BulkOperationsMixin, payload: BulkPayload) -> Opera
     task is a ``503``, and leaves no pending record behind."""
     record = stage_operation(viewset, payload, viewset.get_bulk_chunk_size())
     try:
-        run_operation.delay(record.task_id)
+        queue_operation(record.task_id)
     except Exception as exc:
         fail_operation(record.task_id, f"The task could not be queued: {exc}.")
         raise ServiceUnavailable(

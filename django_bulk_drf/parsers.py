@@ -1,30 +1,85 @@
-"""Request parsers for bulk bodies: JSON through orjson, and CSV with a header row."""
+"""Request parsers for bulk bodies: JSON read exactly at orjson's speed, and CSV with a header row.
+
+A viewset's parsers stay the project's (``parser_classes``, by default
+``REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]``). On the routes that take arrays (the list URL and
+``/bulk/``) ``with_bulk_parsers`` puts ``OrjsonParser`` in the place of DRF's ``JSONParser`` and
+adds ``CSVParser``; every other route parses exactly as DRF does.
+"""
 
 import codecs
 import csv
+import io
 from typing import IO, Any
 
-import orjson
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import BaseParser
+from rest_framework.parsers import BaseParser, JSONParser
+
+from .exactjson import orjson_exact
 
 
 class OrjsonParser(BaseParser):
-    """Parses ``application/json`` with orjson, several times faster than the standard library.
+    """``application/json`` as DRF's ``JSONParser`` reads it (the same values, errors and
+    charsets), several times faster on UTF-8 bodies.
 
-    It reads the request stream itself: DRF hands ``JSONParser`` subclasses ``request.body``,
-    which refuses bodies over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, while a bulk body is bounded by
-    ``BULK_DRF_MAX_RECORDS`` items instead.
+    - Values: orjson's, unless the body holds an integer orjson would turn into a float. Then, and
+      whenever orjson refuses the body (a charset other than UTF-8, a syntax error, a lone
+      surrogate, ``NaN``), DRF's ``JSONParser`` reads it, with its values and its error messages.
+    - Size: DRF reads a JSON body through ``request.body``, which refuses more than
+      ``DATA_UPLOAD_MAX_MEMORY_SIZE``. This parser reads the stream itself and refuses an oversized
+      body the same way, unless it is an array: ``BULK_DRF_MAX_RECORDS`` bounds arrays instead.
     """
 
     media_type = "application/json"
 
     def parse(self, stream: IO[bytes], media_type: str | None = None, parser_context=None) -> Any:
+        """The body's value; ``ParseError`` (a 400) with DRF's wording when it is not JSON."""
+        body = stream.read()
         try:
-            return orjson.loads(stream.read())
-        except orjson.JSONDecodeError as exc:
-            raise ParseError(f"JSON parse error - {exc}") from exc
+            data = self.read(body, media_type, parser_context or {})
+        except ParseError:
+            refuse_oversized(body)  # DRF refuses an oversized body before reading it
+            raise
+        if not isinstance(data, list):
+            refuse_oversized(body)
+        return data
+
+    @staticmethod
+    def read(body: bytes, media_type: str | None, parser_context: dict[str, Any]) -> Any:
+        if reads_utf8(parser_context):
+            try:
+                return orjson_exact(body)
+            except ValueError:
+                pass
+        return JSONParser().parse(io.BytesIO(body), media_type, parser_context)
+
+
+def reads_utf8(parser_context: dict[str, Any]) -> bool:
+    """Whether the request's charset is UTF-8, the only one orjson reads."""
+    try:
+        return text_encoding(parser_context) == "utf-8"
+    except ParseError:
+        return False  # DRF's JSONParser refuses it in its own words
+
+
+def text_encoding(parser_context: dict[str, Any]) -> str:
+    """The request's charset, as ``codecs`` names it. A codec that is not a text encoding (such as
+    ``bz2_codec``, which would decompress the body past every size limit) is a ``ParseError``."""
+    encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
+    try:
+        "".encode(encoding)  # unlike codecs.lookup(), refuses bytes-to-bytes codecs
+    except (LookupError, UnicodeError) as exc:
+        message = f'Unsupported charset "{encoding}" in request Content-Type header.'
+        raise ParseError(message) from exc
+    return codecs.lookup(encoding).name
+
+
+def refuse_oversized(body: bytes) -> None:
+    """Django's refusal of a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (a 400), as DRF gets it."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and len(body) > limit:
+        raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
 
 EXTRA_CELLS = "\x00extra"
@@ -43,8 +98,8 @@ class CSVParser(BaseParser):
         self, stream: IO[bytes], media_type: str | None = None, parser_context=None
     ) -> list[dict[str, Any]]:
         """The rows as objects; a malformed body is DRF's ``ParseError`` (a 400)."""
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        if codecs.lookup(encoding).name == "utf-8":
+        encoding = text_encoding(parser_context or {})
+        if encoding == "utf-8":
             encoding = "utf-8-sig"  # spreadsheets write a byte-order mark first
         reader = csv.DictReader(codecs.getreader(encoding)(stream), restkey=EXTRA_CELLS)
         try:
@@ -59,3 +114,13 @@ class CSVParser(BaseParser):
         if EXTRA_CELLS in row:
             raise ParseError(f"CSV line {line} has more cells than the header row names.")
         return {key: value for key, value in row.items() if value not in ("", None)}
+
+
+def with_bulk_parsers(parsers: list[BaseParser]) -> list[BaseParser]:
+    """``parsers`` for a route that takes arrays: DRF's own ``JSONParser`` gives way to
+    ``OrjsonParser`` (a project's subclass of it is kept as it is), and ``CSVParser`` is added
+    unless a parser already reads ``text/csv``."""
+    bulk = [OrjsonParser() if type(parser) is JSONParser else parser for parser in parsers]
+    if not any(parser.media_type == CSVParser.media_type for parser in bulk):
+        bulk.append(CSVParser())
+    return bulk

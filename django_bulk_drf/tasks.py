@@ -5,6 +5,11 @@ chunk whose worker dies is redelivered; the chunk ledger makes the second run a 
 database or Redis connection fails is retried with backoff (a chunk committed just before the
 failure is then only reported). A task that finds its operation record gone ends it from the
 ledger (``background.recover_operation``) instead of failing.
+
+Each task releases, when it returns, the holding its worker recorded when it received it
+(``recovery.py``: the chunks of a worker that dies are taken up by the others). A task that gives up
+ends its operation ``failed``; when even that fails (the database is still unreachable), the
+failure is deferred to the workers' sweep, which ends the operation once the database answers.
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import background
+from . import (
+    background,
+    recovery,  # noqa: F401  (connects the workers' signal handlers)
+)
+from .operations import get_operation_store
+from .operations.leases import PLANNING, holder
 from .settings import bulk_settings
 
 logger = logging.getLogger(__name__)
@@ -32,10 +42,28 @@ class OperationTask(Task):
         operation_id = args[0] if args else kwargs.get("operation_id")
         if not operation_id:
             return
+        reason = f"{type(exc).__name__}: {exc}."
         try:
-            background.fail_operation(operation_id, f"{type(exc).__name__}: {exc}.")
-        except Exception:  # the store or the database is what failed: the record stays as it is
-            logger.exception("could not end bulk operation %s as failed", operation_id)
+            background.fail_operation(operation_id, reason)
+        except Exception:  # the database (or the store) is what failed: the sweep ends it later
+            logger.exception("could not end bulk operation %s as failed yet", operation_id)
+            try:
+                leases = get_operation_store().leases
+                if leases is not None:
+                    leases.defer_failure(operation_id, reason)
+            except Exception:
+                logger.exception("could not defer the failure of bulk operation %s", operation_id)
+
+    def release(self, operation_id: str, index: int) -> None:
+        """This attempt no longer holds task ``index`` of the operation."""
+        leases = get_operation_store().leases
+        if leases is None or self.request.hostname is None:
+            return
+        held_by = holder(self.request.hostname, self.request.id, self.request.retries)
+        try:
+            leases.release(operation_id, index, held_by)
+        except Exception:  # the sweep finds the holder alive, or the chunk counted
+            logger.exception("could not release task %s of operation %s", index, operation_id)
 
 
 TASK_OPTIONS = {
@@ -57,6 +85,7 @@ def run_operation(self: Task, operation_id: str) -> None:
     try:
         chunk_count = background.plan_operation(operation_id)
         if bulk_settings.USE_OPTIMIZED_TASKS:
+            dispatched(operation_id, list(range(chunk_count)))
             chunks = (process_chunk.si(operation_id, index) for index in range(chunk_count))
             group(chunks).apply_async()
             return
@@ -64,11 +93,29 @@ def run_operation(self: Task, operation_id: str) -> None:
             background.process_chunk(operation_id, index)
     except background.OperationLost as exc:
         background.fail_operation(operation_id, str(exc))
+    finally:
+        self.release(operation_id, PLANNING)
 
 
 @shared_task(name="django_bulk_drf.process_chunk", **TASK_OPTIONS)
 def process_chunk(self: Task, operation_id: str, index: int) -> None:
+    """Validate, write and report chunk ``index`` of the operation."""
     try:
         background.process_chunk(operation_id, index)
     except background.OperationLost as exc:
         background.fail_operation(operation_id, str(exc))
+    finally:
+        self.release(operation_id, index)
+
+
+def dispatched(operation_id: str, indexes: list[int]) -> None:
+    """These tasks of the operation are about to be sent (``recovery.py`` watches them)."""
+    leases = get_operation_store().leases
+    if leases is not None:
+        leases.dispatch(operation_id, indexes)
+
+
+def queue_operation(operation_id: str) -> None:
+    """Send the first task of a staged operation to the broker."""
+    dispatched(operation_id, [PLANNING])
+    run_operation.delay(operation_id)

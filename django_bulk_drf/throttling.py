@@ -1,8 +1,10 @@
 """The ``bulk`` throttle scope: how many background operations one client may start.
 
 Set ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["bulk"]`` (e.g. ``"30/hour"``) to cap the ``/bulk/``
-endpoints and the requests handed to the background with ``Prefer: respond-async``; without that
-rate the scope is not applied.
+endpoints (checked on entry, as DRF checks throttles) and the list URL's requests that are handed to
+the background (``Prefer: respond-async``, ``BULK_DRF_AUTO_ROUTE``; checked once the payload is
+read). A request answered at once, a single object among them, never counts. Without that rate the
+scope is not applied.
 """
 
 from typing import Any

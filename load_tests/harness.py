@@ -449,20 +449,28 @@ class BenchStack:
     # -- processes --------------------------------------------------------------------------
 
     def start_server(self, timeout: float = 60.0) -> ManagedProcess:
-        """uvicorn (one process) on a free port, answering once ``/bench/ping/`` does."""
-        self.port = free_port()
-        argv = [PYTHON, "-m", "asgi_demo", "serve", "--host", HOST, "--port", str(self.port)]
-        self.server = self._start("server", [*argv, "--no-migrate"])
+        """The stack's uvicorn (one process, ``base_url``), answering once ``/bench/ping/`` does."""
+        self.server, self.port = self.serve("server", timeout=timeout)
+        return self.server
+
+    def serve(
+        self, name: str, extra_env: dict[str, str] | None = None, timeout: float = 60.0
+    ) -> tuple[ManagedProcess, int]:
+        """One more uvicorn process on a free port, its environment the stack's plus
+        ``extra_env``; it and its port once ``/bench/ping/`` answers."""
+        port = free_port()
+        argv = [PYTHON, "-m", "asgi_demo", "serve", "--host", HOST, "--port", str(port)]
+        process = self._start(name, [*argv, "--no-migrate"], extra_env)
         deadline = time.monotonic() + timeout
-        with http_client(self.base_url) as client:
+        with http_client(f"http://{HOST}:{port}") as client:
             while time.monotonic() < deadline:
-                self._check_alive(self.server)
+                self._check_alive(process)
                 with contextlib.suppress(httpx.TransportError):
                     if client.get("/bench/ping/").status_code == 200:
-                        log(f"server pid {self.server.pid} on port {self.port}")
-                        return self.server
+                        log(f"{name} pid {process.pid} on port {port}")
+                        return process, port
                 time.sleep(0.2)
-        raise BenchFailure(f"the server did not answer within {timeout:.0f} s")
+        raise BenchFailure(f"{name} did not answer within {timeout:.0f} s")
 
     def start_worker(self, timeout: float = 60.0) -> ManagedProcess:
         """A Celery worker (prefork, concurrency 1), answering a control ping."""
@@ -473,8 +481,12 @@ class BenchStack:
         log(f"worker pid {self.worker.pid} ready")
         return self.worker
 
-    def _start(self, name: str, argv: list[str]) -> ManagedProcess:
-        process = ManagedProcess.start(name, argv, self.env(), self.log_dir)
+    def _start(
+        self, name: str, argv: list[str], extra_env: dict[str, str] | None = None
+    ) -> ManagedProcess:
+        process = ManagedProcess.start(
+            name, argv, {**self.env(), **(extra_env or {})}, self.log_dir
+        )
         self.processes.append(process)
         return process
 

@@ -1,7 +1,8 @@
 """Settings of the load-test server and worker: the demo's, plus the baseline views.
 
-The bulk limits are raised so that one request can carry every payload size the benchmarks send;
-``DEBUG`` is off, as in production (with it on, Django keeps every query in memory).
+The bulk limits are raised so that one request can carry every payload size the benchmarks send.
+``DEBUG`` is off, the demo's default, as in production (with it on, Django keeps every query in
+memory); the server borrows its database connections from Django's pool, as the demo's does.
 """
 
 import os
@@ -9,7 +10,6 @@ import os
 from asgi_demo.settings import *  # noqa: F403
 
 ROOT_URLCONF = "load_tests.urls"
-DEBUG = False
 
 BULK_DRF_SYNC_UPSERT_MAX_ITEMS = 1_000_000
 BULK_DRF_MAX_RECORDS = 1_000_000

@@ -41,6 +41,26 @@ async def test_same_idempotency_key_with_another_body_is_422(api, contract_items
     assert "different request payload" in other.json()["error"]
 
 
+async def test_an_idempotency_key_over_255_characters_is_a_400_and_starts_nothing(
+    api, contract_items
+):
+    too_long = await api.post(
+        "/api/contracts/bulk/", json=contract_items(3), headers={"Idempotency-Key": "k" * 256}
+    )
+    longest = await api.post(
+        "/api/contracts/bulk/", json=contract_items(2), headers={"Idempotency-Key": "k" * 255}
+    )
+
+    assert too_long.status_code == 400
+    assert too_long.json() == {
+        "error": "The Idempotency-Key header is 256 characters long; at most 255 are accepted."
+    }
+    assert longest.status_code == 202
+    status = await wait_until_ended(api, longest.json()["status_url"])
+    assert status["created_count"] == 2
+    assert await Contract.objects.acount() == 2
+
+
 async def test_idempotency_keys_are_scoped_to_the_user(api, alice, bob):
     body = [{"sku": "S1", "quantity": 1}]
     first = await api.post(

@@ -109,14 +109,20 @@ def test_demo_schema_validates_without_warnings(tmp_path):
 # -- the list route ---------------------------------------------------------------------------
 
 
-async def test_list_get_is_documented_as_an_array_and_multi_get(schema):
+async def test_list_get_is_documented_as_a_cursor_page_and_multi_get(schema):
     get = schema["paths"][CONTRACTS_URL]["get"]
 
-    listing, multi_get = answer(get, 200)["oneOf"]
-    assert listing == {"type": "array", "items": {"$ref": "#/components/schemas/Contract"}}
+    listing, multi_get = answer(get, 200)["anyOf"]
+    assert set(listing["properties"]) == {"next", "previous", "results"}
+    assert listing["properties"]["results"] == {
+        "type": "array",
+        "items": {"$ref": "#/components/schemas/Contract"},
+    }
     assert set(resolve(schema, multi_get)["properties"]) == {"count", "results", "is_sync"}
-    ids = next(parameter for parameter in get["parameters"] if parameter["name"] == "ids")
+    parameters = {parameter["name"]: parameter for parameter in get["parameters"]}
+    ids = parameters["ids"]
     assert (ids["in"], ids["schema"]["type"], ids["explode"]) == ("query", "array", False)
+    assert {"cursor", "page_size"} <= set(parameters)
     assert get["operationId"].endswith("contracts_list")
 
 
@@ -234,7 +240,7 @@ def test_a_users_extend_schema_overrides_only_what_it_names():
         ["imports"],
         "Replace contracts",
     )
-    assert answer(get, 200)["oneOf"][0]["type"] == "array"
+    assert answer(get, 200)["anyOf"][0]["properties"]["results"]["type"] == "array"
     assert put["responses"] == {"200": {"description": "No response body"}}
     assert json_body(put)["type"] == "array"
 

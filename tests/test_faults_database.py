@@ -12,23 +12,22 @@ import pytest
 from django.db.models import Count
 
 from asgi_demo.contracts.models import Contract
-from tests.fixtures.faults import database_url, flush_redis
+from tests.fixtures.faults import database_url, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
-BROKER = "redis://127.0.0.1:6379/6"
 EXISTING, NEW = 3_000, 5_000
 
 
 def test_an_upsert_survives_losing_the_database_and_counts_exactly(fault_processes, contract_items):
-    flush_redis(BROKER)
+    broker = fault_processes.redis("database").url()
     Contract.objects.bulk_create(
         Contract(**item, status="old") for item in contract_items(EXISTING, prefix="U")
     )
     proxy = fault_processes.proxy()
-    server = fault_processes.server("database", REDIS_URL=BROKER)
+    server = fault_processes.server("database", REDIS_URL=broker)
     worker = fault_processes.worker(
-        "database", REDIS_URL=BROKER, DATABASE_URL=database_url(proxy.port)
+        "database", REDIS_URL=broker, DATABASE_URL=database_url(proxy.port)
     )
     client = fault_processes.client(server)
     items = contract_items(EXISTING + NEW, prefix="U", status="new")
@@ -55,3 +54,38 @@ def test_an_upsert_survives_losing_the_database_and_counts_exactly(fault_process
     updated = client.results(accepted["task_id"], "updated")
     assert len(created) + len(updated) == EXISTING + NEW
     assert set(created) | set(updated) == set(Contract.objects.values_list("id", flat=True))
+
+
+def test_an_operation_whose_database_stays_away_past_the_retries_ends_failed_with_exact_counts(
+    fault_processes, contract_items
+):
+    broker = fault_processes.redis("database-gone").url()
+    proxy = fault_processes.proxy()
+    server = fault_processes.server("database-gone", REDIS_URL=broker)
+    worker = fault_processes.worker(
+        "database-gone",
+        REDIS_URL=broker,
+        DATABASE_URL=database_url(proxy.port),
+        BULK_TEST_MAX_RETRIES="1",
+    )
+    client = fault_processes.client(server)
+
+    accepted = client.start("POST", "/api/contracts/bulk/", json=contract_items(NEW, prefix="G"))
+    task_id = accepted["task_id"]
+    client.wait_for_progress(task_id, 1_000)
+    proxy.cut()
+    # Every chunk left gives up (one retry); none can read what was committed to say so.
+    wait_for(lambda: "could not end bulk operation" in worker.log_path.read_text(), timeout=60)
+    time.sleep(2)
+    assert client.status(task_id)["status"] == "running"
+    proxy.restore()
+    status = client.wait_until_ended(task_id, timeout=60)
+
+    committed = Contract.objects.count()
+    assert status["status"] == "failed", status
+    assert 1_000 <= committed < NEW
+    assert status["created_count"] == committed
+    assert f"{committed} created" in status["message"]
+    assert set(client.results(task_id, "created")) == set(
+        Contract.objects.values_list("id", flat=True)
+    )

@@ -39,13 +39,14 @@ async def test_multi_get_leaves_out_ids_that_do_not_exist(api, saved_contracts):
     assert [row["id"] for row in body["results"]] == [stored.pk]
 
 
-async def test_list_without_ids_is_the_standard_list(api, saved_contracts):
+async def test_list_without_ids_is_the_standard_paginated_list(api, saved_contracts):
     await saved_contracts(2)
 
     response = await api.get(CONTRACTS_URL)
 
     assert response.status_code == 200
-    assert [row["contract_number"] for row in response.json()] == ["E0", "E1"]
+    assert response.json()["next"] is None
+    assert [row["contract_number"] for row in response.json()["results"]] == ["E1", "E0"]
 
 
 @pytest.mark.parametrize("ids", ["1,abc", "1.5", "true", ",", ""])

@@ -23,7 +23,7 @@ from tests.fixtures.progress import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ITEMS = 3000
-CHUNK_SIZE = 100  # tests.settings.BULK_DRF_CHUNK_SIZE, the server's
+CHUNK_SIZE = 100  # BULK_DRF_CHUNK_SIZE of the server: the package default
 
 
 @dataclass

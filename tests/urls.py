@@ -5,6 +5,7 @@ from django_bulk_drf.routers import BulkRouter
 from tests.testapp.background_views import (
     FailingChunkContractViewSet,
     PidTrackingContractViewSet,
+    SlowStatementContractViewSet,
 )
 from tests.testapp.views import (
     ActionSerializedContractViewSet,
@@ -25,6 +26,7 @@ router.register("limited-contracts", LimitedContractViewSet, basename="limited-c
 router.register("hooked-contracts", UpdateHookContractViewSet, basename="hooked-contract")
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
 router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
+router.register("slow-statement-contracts", SlowStatementContractViewSet, basename="slow-stmt")
 router.register("action-contracts", ActionSerializedContractViewSet, basename="action-contract")
 
 urlpatterns = [*demo_urlpatterns, path("test-api/", include(router.urls))]

@@ -129,6 +129,14 @@ class BulkViewSetSchema(BulkSchemaComponents):
 
     # -- parameters -------------------------------------------------------------------------------
 
+    def _get_pagination_parameters(self) -> list[Any]:
+        # The list is paged like any DRF list: `_is_list_view` is False for it only because its
+        # answers are built here.
+        action, paginator = self.bulk_action, self._get_paginator()
+        if action is not None and action.enhances == "list" and paginator:
+            return paginator.get_schema_operation_parameters(self.view)
+        return super()._get_pagination_parameters()
+
     def get_override_parameters(self) -> list[Any]:
         parameters = list(super().get_override_parameters())
         action = self.bulk_action
@@ -339,8 +347,10 @@ class BulkViewSetSchema(BulkSchemaComponents):
                 listing = paginator.get_paginated_response_schema(listing)
             return {
                 200: OpenApiResponse(
-                    {"oneOf": [listing, self.multi_get_ref(row.name, row.ref)]},
-                    description="The list (an array); with `ids`, {count, results, is_sync}.",
+                    # anyOf: a paginated page and a multi-get answer both hold `results`.
+                    {"anyOf": [listing, self.multi_get_ref(row.name, row.ref)]},
+                    description="The list (a page of it when the view paginates); with `ids`, "
+                    "{count, results, is_sync}.",
                 )
             }
         by_status: dict[int, list[OperationKind]] = {}

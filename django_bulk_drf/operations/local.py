@@ -16,8 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import orjson
-
+from .. import exactjson
 from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index, by_segment
 from .record import ChunkReport, OperationRecord, Snapshot, now
 from .store import Move, OperationStore, after_chunk, moved, restored_seq
@@ -96,7 +95,7 @@ class LocalOperationStore(OperationStore):
     def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
         with self.lock:
             blob = self.payloads.get(operation_id, {}).get(index)
-        return None if blob is None else orjson.loads(blob)
+        return None if blob is None else exactjson.loads(blob)
 
     def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
         with self.lock:

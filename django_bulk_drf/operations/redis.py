@@ -24,8 +24,10 @@ from typing import Any, ClassVar
 import orjson
 from django.conf import settings
 
+from .. import exactjson
 from ..settings import bulk_settings
 from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index, by_segment
+from .leases import RedisChunkLeases
 from .lua import (
     ADD_ERRORS,
     ALL_LISTS,
@@ -99,7 +101,7 @@ def decode_published(message: bytes) -> OperationRecord:
 def page_from(answer: list[Any]) -> Page:
     """A ``Page`` from the ``page`` function's answer."""
     values, following = answer
-    decoded = orjson.loads(b"[" + b",".join(values) + b"]")  # one parse for the whole page
+    decoded = exactjson.loads(b"[" + b",".join(values) + b"]")  # one parse for the whole page
     return Page(decoded, Position(*following) if following else None)
 
 
@@ -129,7 +131,7 @@ def read_page_from(answer: Any) -> tuple[OperationRecord, Page] | None:
 def encoded_lists(lists: dict[str, list[Any]]) -> bytes:
     """Lists of values as the scripts push them: each value as JSON, empty lists left out."""
     encoded = {
-        name: [orjson.dumps(value).decode() for value in values]
+        name: [exactjson.dumps(value).decode() for value in values]
         for name, values in lists.items()
         if values
     }
@@ -204,6 +206,7 @@ class RedisOperationStore(OperationStore):
         self._add_errors = client.register_script(ADD_ERRORS)
         self._snapshot = client.register_script(SNAPSHOT)
         self._page = client.register_script(PAGE)
+        self.leases = RedisChunkLeases(client, record_key)
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
         key = record_key(record.task_id)
@@ -252,7 +255,7 @@ class RedisOperationStore(OperationStore):
 
     def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
         blob = self.client.hget(f"{record_key(operation_id)}:payload", index)
-        return None if blob is None else orjson.loads(blob)
+        return None if blob is None else exactjson.loads(blob)
 
     def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
         key = record_key(operation_id)

@@ -89,6 +89,10 @@ class OperationStore(ABC):
     #: The progress hub (an import string) that hears what this store publishes; the default of
     #: ``BULK_DRF_PROGRESS_EVENTS``.
     progress_events: ClassVar[str | None] = None
+    #: Which worker holds which chunk, for taking up the chunks of a worker that died
+    #: (``leases.RedisChunkLeases``); None for a store of one process, whose worker cannot be
+    #: lost without the store.
+    leases: Any = None
     _instances: ClassVar[dict[type, OperationStore]] = {}
 
     @classmethod

@@ -8,6 +8,7 @@ from django_redis import get_redis_connection
 
 from asgi_demo.contracts.models import Contract
 from asgi_demo.contracts.serializers import ContractSerializer
+from django_bulk_drf.recovery import SWEEP_SECONDS, WORKER_TTL
 from django_bulk_drf.viewsets import BulkModelViewSet
 
 CHUNK_PIDS_KEY = "tests:chunk-pids"
@@ -37,3 +38,18 @@ class FailingChunkContractViewSet(BulkModelViewSet):
             with connections[self.get_queryset().db].cursor() as cursor:
                 cursor.execute("SELECT 1 / 0")
         return result
+
+
+class SlowStatementContractViewSet(BulkModelViewSet):
+    """A chunk holding a customer named "slow" runs a statement that outlasts a worker's heartbeat
+    expiry and a sweep of the other workers before it writes."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+    slow_seconds = WORKER_TTL + SWEEP_SECONDS + 2
+
+    def perform_bulk_create(self, items):
+        if any(item.data.get("customer") == "slow" for item in items):
+            with connections[self.get_queryset().db].cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(%s)", [self.slow_seconds])
+        return super().perform_bulk_create(items)

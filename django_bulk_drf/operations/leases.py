@@ -1,0 +1,221 @@
+"""Which worker holds which task of an operation, and which workers are alive: what the sweeper
+needs to take up the work of a worker that died (``recovery.py``), shared by every worker on every
+machine.
+
+Each task of a live operation (its chunks, and ``PLANNING`` for its first task) has a holder:
+
+- ``QUEUED`` from the moment it is sent to the broker;
+- ``<worker>|<task id>|<retries>`` once a worker has received it (a prefetched message, a retry
+  waiting for its countdown, a running chunk), until the task returns;
+- ``MISSING`` when a sweep found the broker's queue empty and the task still not received: it was
+  taken from the queue by a worker that died before it could say so. A later sweep re-queues it.
+
+A live worker renews a heartbeat key with a short expiry; the tasks held by a worker whose heartbeat
+has expired are orphans, and so are ``MISSING`` ones. A task that is merely slow keeps its holder
+alive, so it is never taken from it.
+
+Keys (Redis):
+
+- ``bulkdrf:worker:<name>``: the heartbeat of worker ``name``;
+- ``bulkdrf:op:<id>:held``: task index → holder;
+- ``bulkdrf:held``: the operations that have holdings, so that a sweep reads only those;
+- ``bulkdrf:failing``: operation → why it could not be ended ``failed`` yet (its database was
+  unreachable); the sweep ends it once it can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..settings import bulk_settings
+
+HELD_OPERATIONS = "bulkdrf:held"
+FAILING = "bulkdrf:failing"
+PLANNING = -1
+QUEUED = "queued"
+MISSING = "missing"
+
+# Tasks sent to the broker are QUEUED, unless a worker holds them already or they are counted.
+DISPATCH = (
+    """
+for i = 3, #ARGV do
+  if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 0 then
+    redis.call('HSETNX', KEYS[1], ARGV[i], '"""
+    + QUEUED
+    + """')
+  end
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[1]))
+redis.call('SADD', KEYS[3], ARGV[2])
+return 1
+"""
+)
+
+# QUEUED tasks the broker no longer has become MISSING (unless received meanwhile).
+SUSPECT = (
+    """
+local marked = 0
+for i = 1, #ARGV do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == '"""
+    + QUEUED
+    + """' then
+    redis.call('HSET', KEYS[1], ARGV[i], '"""
+    + MISSING
+    + """')
+    marked = marked + 1
+  end
+end
+return marked
+"""
+)
+
+RELEASE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0
+"""
+
+# Take an orphan over once, whichever sweeper comes first, and mark it QUEUED again; a chunk
+# counted meanwhile is only released (nothing to run again).
+TAKE_OVER = (
+    """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 0
+end
+redis.call('HSET', KEYS[1], ARGV[1], '"""
+    + QUEUED
+    + """')
+return 1
+"""
+)
+
+
+def holder(worker: str, task_id: str, retries: int) -> str:
+    """The holder of one attempt of one task on ``worker``."""
+    return f"{worker}|{task_id}|{retries}"
+
+
+def worker_of(held_by: str) -> str | None:
+    """The worker of a holder; None for a task no worker holds (``QUEUED``, ``MISSING``)."""
+    return held_by.split("|", 1)[0] if "|" in held_by else None
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A task held by a worker whose heartbeat has expired, or ``MISSING``."""
+
+    operation_id: str
+    index: int
+    held_by: str
+
+
+@dataclass
+class Sweep:
+    """What one look at the holdings found: orphans to re-queue, and ``QUEUED`` tasks (by
+    operation) to mark ``MISSING`` if the broker's queue is empty."""
+
+    orphans: list[Orphan]
+    queued: dict[str, list[int]]
+
+
+class RedisChunkLeases:
+    """Holdings and heartbeats in the Redis of the operation records."""
+
+    def __init__(self, client: Any, record_key: Any) -> None:
+        self.client = client
+        self.record_key = record_key
+        self._dispatch = client.register_script(DISPATCH)
+        self._release = client.register_script(RELEASE)
+        self._take_over = client.register_script(TAKE_OVER)
+        self._suspect = client.register_script(SUSPECT)
+
+    def _held_key(self, operation_id: str) -> str:
+        return f"{self.record_key(operation_id)}:held"
+
+    def beat(self, worker: str, ttl: int) -> None:
+        """``worker`` is alive for ``ttl`` more seconds."""
+        self.client.set(f"bulkdrf:worker:{worker}", 1, ex=ttl)
+
+    def dispatch(self, operation_id: str, indexes: list[int]) -> None:
+        """These tasks of the operation are about to be sent to the broker."""
+        self._dispatch(
+            keys=[
+                self._held_key(operation_id),
+                f"{self.record_key(operation_id)}:reported",
+                HELD_OPERATIONS,
+            ],
+            args=[bulk_settings.CACHE_TIMEOUT, operation_id, *indexes],
+        )
+
+    def hold(self, operation_id: str, index: int, held_by: str) -> None:
+        """A worker received task ``index`` of the operation (``PLANNING`` for the first task)."""
+        key = self._held_key(operation_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, index, held_by)
+        pipe.expire(key, bulk_settings.CACHE_TIMEOUT)
+        pipe.sadd(HELD_OPERATIONS, operation_id)
+        pipe.execute()
+
+    def release(self, operation_id: str, index: int, held_by: str) -> None:
+        """The attempt ``held_by`` is over (whatever its outcome)."""
+        self._release(keys=[self._held_key(operation_id)], args=[index, held_by])
+
+    def look(self, is_live: Any) -> Sweep:
+        """The holdings of the operations for which ``is_live(id)`` is true; the holdings of ended
+        or forgotten operations are dropped on the way."""
+        sweep = Sweep([], {})
+        for raw_id in self.client.smembers(HELD_OPERATIONS):
+            operation_id = raw_id.decode()
+            held = self.client.hgetall(self._held_key(operation_id))
+            if not held or not is_live(operation_id):
+                self.client.delete(self._held_key(operation_id))
+                self.client.srem(HELD_OPERATIONS, operation_id)
+                continue
+            holdings = [(int(index), value.decode()) for index, value in held.items()]
+            dead = self._dead_workers({worker_of(held_by) for _, held_by in holdings} - {None})
+            sweep.orphans += [
+                Orphan(operation_id, index, held_by)
+                for index, held_by in holdings
+                if held_by == MISSING or worker_of(held_by) in dead
+            ]
+            queued = [index for index, held_by in holdings if held_by == QUEUED]
+            if queued:
+                sweep.queued[operation_id] = queued
+        return sweep
+
+    def _dead_workers(self, workers: set[str]) -> set[str]:
+        names = sorted(workers)
+        beats = self.client.mget([f"bulkdrf:worker:{name}" for name in names]) if names else []
+        return {name for name, beat in zip(names, beats, strict=True) if beat is None}
+
+    def suspect(self, queued: dict[str, list[int]]) -> int:
+        """The broker's queue is empty: mark these tasks ``MISSING`` where still ``QUEUED``."""
+        return sum(
+            self._suspect(keys=[self._held_key(operation_id)], args=indexes)
+            for operation_id, indexes in queued.items()
+        )
+
+    def take_over(self, orphan: Orphan) -> bool:
+        """Mark ``orphan`` ``QUEUED`` again, to be re-sent; False when another sweeper was first,
+        or the chunk was counted meanwhile (then there is nothing to run again)."""
+        key = self.record_key(orphan.operation_id)
+        return bool(
+            self._take_over(
+                keys=[self._held_key(orphan.operation_id), f"{key}:reported"],
+                args=[orphan.index, orphan.held_by],
+            )
+        )
+
+    def defer_failure(self, operation_id: str, reason: str) -> None:
+        """The operation must end ``failed`` but its committed counts cannot be read yet."""
+        self.client.hset(FAILING, operation_id, reason)
+
+    def deferred_failures(self) -> dict[str, str]:
+        return {key.decode(): value.decode() for key, value in self.client.hgetall(FAILING).items()}
+
+    def forget_failure(self, operation_id: str) -> None:
+        self.client.hdel(FAILING, operation_id)

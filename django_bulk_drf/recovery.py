@@ -1,0 +1,177 @@
+"""Taking up the work of a worker that died, with no broker tuning (SPEC §4).
+
+A worker killed outright (the OOM killer, a lost machine) cannot give its tasks back: the Redis
+broker redelivers them only after ``visibility_timeout`` (an hour by default). So every worker
+takes part in watching the others:
+
+- when it receives a task of an operation it records that it holds it (``task_received``, in the
+  worker's main process: prefetched tasks and retries waiting for their countdown count too), and
+  the task releases its holding when it returns (``tasks.py``);
+- a thread of its main process renews its heartbeat every ``HEARTBEAT_SECONDS`` (expiring after
+  ``WORKER_TTL``) and, every ``SWEEP_SECONDS``, re-queues the tasks held by workers whose heartbeat
+  has expired, once, whichever worker sees them first; and the tasks that left an empty queue
+  without reaching any worker (taken by one that died before it could say so), at the next sweep;
+- the same sweep ends ``failed`` the operations that a task gave up on while their database was
+  unreachable, as soon as their committed counts can be read.
+
+A chunk whose worker is alive is never taken from it, however slow. A chunk re-queued after it had
+committed finds its ledger row and only reports (it is applied exactly once); a task the broker
+redelivers much later finds its chunk counted, or its operation ended, and does nothing.
+The stores of one process (embedded mode) have no ``leases``: there, none of this runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery.signals import task_received, worker_ready
+from django.db import close_old_connections
+
+from .operations import get_operation_store
+from .operations.leases import PLANNING, Orphan, holder, worker_of
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 5
+WORKER_TTL = 15
+SWEEP_SECONDS = 10
+RUN_OPERATION = "django_bulk_drf.run_operation"
+PROCESS_CHUNK = "django_bulk_drf.process_chunk"
+
+
+def held_task(name: str, args: Any) -> tuple[str, int] | None:
+    """The operation and chunk index (``PLANNING`` for the first task) of a task, if it is ours."""
+    if name == RUN_OPERATION and args:
+        return str(args[0]), PLANNING
+    if name == PROCESS_CHUNK and args and len(args) > 1:
+        return str(args[0]), int(args[1])
+    return None
+
+
+@task_received.connect
+def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
+    """Record that this worker holds the task it just received."""
+    task = held_task(request.name, request.args)
+    leases = get_operation_store().leases
+    if task is None or leases is None:
+        return
+    start_watch(request.hostname)
+    held_by = holder(request.hostname, request.id, request.request_dict.get("retries", 0))
+    try:
+        leases.hold(*task, held_by)
+    except Exception:  # the broker's consumer must go on; the broker's redelivery remains
+        logger.exception("could not record that %s holds %s", request.hostname, task)
+
+
+@worker_ready.connect
+def watch_when_ready(sender: Any = None, **kwargs: Any) -> None:
+    start_watch(sender.hostname)
+
+
+_watch: threading.Thread | None = None
+_watch_lock = threading.Lock()
+
+
+def start_watch(worker: str) -> None:
+    """Start this process's heartbeat and sweep thread, once; its first beat is sent at once."""
+    global _watch
+    with _watch_lock:
+        if _watch is not None or get_operation_store().leases is None:
+            return
+        beat(worker)
+        _watch = threading.Thread(target=watch, args=(worker,), name="bulk-drf-watch", daemon=True)
+        _watch.start()
+
+
+def beat(worker: str) -> None:
+    get_operation_store().leases.beat(worker, WORKER_TTL)
+
+
+def watch(worker: str, stop: threading.Event | None = None) -> None:
+    """Beat, and sweep now and then, until ``stop`` is set (never, in a worker)."""
+    stop = stop or threading.Event()
+    beats_per_sweep = max(1, SWEEP_SECONDS // HEARTBEAT_SECONDS)
+    beats = 0
+    while not stop.is_set():
+        try:
+            beat(worker)
+            if beats % beats_per_sweep == 0:
+                sweep(worker)
+        except Exception:  # Redis or the database is down: the next round tries again
+            logger.exception("bulk operation watch of %s", worker)
+        beats += 1
+        stop.wait(HEARTBEAT_SECONDS)
+
+
+def sweep(worker: str) -> int:
+    """Re-queue the tasks of dead workers and the missing ones, and end the operations waiting to
+    fail; returns the number of tasks re-queued."""
+    store = get_operation_store()
+    leases = store.leases
+    queue_empty = broker_queue_is_empty()  # read before this sweep sends anything
+    found = leases.look(is_live=lambda operation_id: is_live(store, operation_id))
+    requeued = 0
+    for orphan in found.orphans:
+        if leases.take_over(orphan):
+            requeue(orphan)
+            requeued += 1
+    if queue_empty:
+        leases.suspect(found.queued)
+    for operation_id, reason in leases.deferred_failures().items():
+        end_failed(store, operation_id, reason)
+    return requeued
+
+
+def broker_queue_is_empty() -> bool:
+    """Whether the queue the chunk tasks are routed to holds no message (a queue the broker does
+    not know is empty)."""
+    from . import tasks
+
+    app = tasks.process_chunk.app
+    queue = app.amqp.router.route({}, tasks.process_chunk.name)["queue"]
+    with app.connection_for_write() as connection:
+        try:
+            declared = connection.default_channel.queue_declare(queue=queue.name, passive=True)
+        except connection.channel_errors:
+            return True
+    return declared.message_count == 0
+
+
+def is_live(store: Any, operation_id: str) -> bool:
+    record = store.record(operation_id)
+    return record is not None and not record.status.is_terminal
+
+
+def requeue(orphan: Orphan) -> None:
+    from . import tasks
+
+    held_by = worker_of(orphan.held_by)
+    logger.warning(
+        "bulk operation %s: re-queued %s %s",
+        orphan.operation_id,
+        "its planning" if orphan.index == PLANNING else f"chunk {orphan.index}",
+        f"held by {held_by}, a worker that stopped beating"
+        if held_by
+        else "that left the queue but no worker received",
+    )
+    if orphan.index == PLANNING:
+        tasks.run_operation.delay(orphan.operation_id)
+    else:
+        tasks.process_chunk.delay(orphan.operation_id, orphan.index)
+
+
+def end_failed(store: Any, operation_id: str, reason: str) -> None:
+    """End a deferred failure now that (if) the database answers."""
+    from .background import fail_operation
+
+    close_old_connections()  # a connection broken by the outage is replaced, not reused
+    try:
+        fail_operation(operation_id, reason, store)
+    except Exception as exc:
+        logger.info("bulk operation %s still cannot be ended: %s", operation_id, exc)
+        return
+    finally:
+        close_old_connections()
+    store.leases.forget_failure(operation_id)
