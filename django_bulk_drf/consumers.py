@@ -190,9 +190,9 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
     async def forward(self, operation_id: str) -> None:
         """Send the newest state not sent yet, until the end; re-read the record after a
         silence."""
+        interval = bulk_settings.PROGRESS_UPDATE_INTERVAL or None
         try:
             while True:
-                interval = bulk_settings.PROGRESS_UPDATE_INTERVAL or None
                 state = await self.subscription.next(timeout=interval)
                 if state is None:
                     try:
@@ -206,10 +206,10 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
                 if state.seq <= self.last_seq:
                     continue
                 if state.status.is_terminal:
-                    await self.send(text_data=await end_text(state))
+                    await self.push(await end_text(state))
                     await self.end(CLOSE_ENDED)
                     return
-                await self.send(text_data=progress_text(state))
+                await self.push(progress_text(state))
                 self.last_seq = state.seq
         except asyncio.CancelledError:
             raise
@@ -218,6 +218,10 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("operation socket failed")
             await self.end(CLOSE_INTERNAL_ERROR)
+
+    async def push(self, text: str) -> None:
+        """Send a text frame made once for every socket (straight to the ASGI ``send``)."""
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def end(self, code: int) -> None:
         """Stop following the operation and close the socket with ``code``."""

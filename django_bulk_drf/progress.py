@@ -57,26 +57,58 @@ class Subscription:
     def __init__(self, operation_id: str) -> None:
         self.operation_id = operation_id
         self.pending: OperationRecord | None = None
-        self.arrived = asyncio.Event()
+        self.waiter: asyncio.Future[None] | None = None
+        self.waiting_since = 0.0
+        self.silence: float | None = None
+        self.timer: asyncio.TimerHandle | None = None
 
     def deliver(self, state: OperationRecord) -> None:
         """Keep ``state`` in place of the one not taken yet, unless that one is newer."""
         if self.pending is None or state.seq > self.pending.seq:
             self.pending = state
-            self.arrived.set()
+            self.wake()
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     async def next(self, timeout: float | None = None) -> OperationRecord | None:
-        """The newest state not taken yet (waiting for one), or None when none arrives within
-        ``timeout`` seconds."""
+        """The newest state not taken yet (waiting for one), or None once ``timeout`` seconds
+        have passed waiting with none.
+
+        The silence is watched by one timer per subscription, re-armed only when it fires: a
+        thousand sockets do not each set and cancel a timer for every message they send."""
         if self.pending is None:
+            loop = asyncio.get_running_loop()
+            self.silence, self.waiting_since = timeout, loop.time()
+            if timeout is not None and self.timer is None:
+                self.timer = loop.call_later(timeout, self.check_silence, loop)
+            self.waiter = loop.create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await self.arrived.wait()
-            except TimeoutError:
-                return None
+                await self.waiter
+            finally:
+                self.waiter = None
         state, self.pending = self.pending, None
-        self.arrived.clear()
         return state
+
+    def check_silence(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake a ``next`` that has waited ``silence`` seconds; else look again when it might
+        have."""
+        self.timer = None
+        if self.silence is None:
+            return
+        waited = loop.time() - self.waiting_since if self.waiter is not None else 0.0
+        if waited >= self.silence:
+            self.wake()  # with nothing pending: ``next`` answers None
+        else:
+            self.timer = loop.call_later(self.silence - waited, self.check_silence, loop)
+
+    def close(self) -> None:
+        """Stop watching the silence."""
+        self.silence = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class OperationEvents(ABC):
@@ -111,6 +143,7 @@ class OperationEvents(ABC):
 
     def discard(self, subscription: Subscription) -> bool:
         """Forget a local subscriber; True when it was the operation's last."""
+        subscription.close()
         topic = self.topic(subscription.operation_id)
         local = self.subscribers.get(topic)
         if local is None or subscription not in local:

@@ -42,8 +42,6 @@ import orjson
 import redis
 from websockets.asyncio.client import connect
 
-from django_bulk_drf.operations.redis import channel_name
-
 from . import harness
 from .harness import BenchFailure, BenchStack, fmt_int, fmt_mb, fmt_ms, log
 
@@ -299,6 +297,12 @@ def follow_operation(
     stack: BenchStack, accepted: dict[str, Any], options: argparse.Namespace, deadline: float
 ) -> tuple[list[Event], list[ClientLog], Run]:
     """Reference and clients subscribe to the pending operation, then the worker runs it."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "load_tests.settings")
+    import django
+
+    django.setup()
+    from django_bulk_drf.operations.redis import channel_name
+
     context = multiprocessing.get_context("spawn")
     reference_results, client_results = context.Queue(), context.Queue()
     reference_args = [(channel_name(accepted["task_id"]), deadline, reference_results)]

@@ -136,12 +136,11 @@ async def test_clients_leaving_mid_operation_leave_no_redis_subscription(asgi_se
     for index in range(3):
         await report_chunk(operation_id, index)
     stream = await newcomer
-    assert [message["type"] for message in stream.messages] == [
-        "operation.status",
-        "operation.progress",
-        "operation.progress",
-        "operation.completed",
-    ]
+    types = [message["type"] for message in stream.messages]
+    # Progress the newcomer had not been sent when a newer state came may be skipped.
+    assert types[0] == "operation.status" and types[-1] == "operation.completed"
+    assert set(types[1:-1]) <= {"operation.progress"}
+    assert stream.messages[-1]["seq"] == 3
     assert stream.close_code == 1000
     await wait_for_subscribers(operation_id, 0)
     assert asgi_server.running()

@@ -26,8 +26,8 @@ from django.conf import settings
 
 from .. import exactjson
 from ..settings import bulk_settings
-from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index, by_segment
 from .leases import RedisChunkLeases
+from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index, by_segment
 from .lua import (
     ADD_ERRORS,
     ALL_LISTS,
