@@ -7,8 +7,8 @@ Publishing is the operation store's job (``operations/``): every change of a rec
 - ``RedisOperationEvents`` (production): one ``redis.asyncio`` connection in pub/sub mode per
   process. The first local subscriber of an operation SUBSCRIBEs to its channel and the last one to
   leave UNSUBSCRIBEs, so fifty clients of one operation cost one Redis subscription. A single reader
-  task blocks on the connection and fans each message out to the local queues; it ends, and the
-  connection is released, when nothing is subscribed any more. The connection is named
+  task blocks on the connection and fans each message out to the local subscriptions; it ends,
+  and the connection is released, when nothing is subscribed any more. The connection is named
   ``bulk-drf-progress-<pid>`` in ``CLIENT LIST``. ``subscribe`` returns only once Redis
   has confirmed the subscription, so a record read afterwards cannot miss an event.
 - ``LocalOperationEvents`` (embedded mode, no Redis): a listener on ``LocalOperationStore`` that

@@ -118,6 +118,7 @@ async def test_the_status_lists_the_first_thousand_and_the_limit_is_capped(api):
 )
 async def test_a_bad_kind_limit_or_cursor_is_400(api, params):
     operation_id = start_operation(chunks=1)
+    await report_chunk(operation_id, 0)  # ended: no operation is left running for later tests
 
     response = await api.get(results_url(operation_id), params=params)
 
