@@ -8,11 +8,15 @@ import orjson
 import pytest
 
 from django_bulk_drf.operations import (
+    FIRST,
     STATUS_LIST_LIMIT,
     ChunkReport,
     LocalOperationStore,
     OperationRecord,
+    Position,
     Status,
+    decode_cursor,
+    encode_cursor,
     new_operation_id,
 )
 from django_bulk_drf.operations.redis import decode_published, decode_record, encode_record
@@ -192,3 +196,23 @@ async def test_the_in_process_hub_hands_records_from_the_worker_thread_to_the_lo
 
     assert (state.task_id, state.seq, state.processed) == (operation_id, 1, 10)
     assert store.listeners == []
+
+
+def test_a_cursor_gives_back_its_position_and_refuses_anything_else():
+    for position in (FIRST, Position(0, 7), Position(12_345, 999)):
+        assert decode_cursor(encode_cursor(position)) == position
+    for text in ("", "MC4", "not a cursor", "LTEuMA==", "w6kuMQ==", "MQ=="):
+        with pytest.raises(ValueError):
+            decode_cursor(text)
+
+
+def test_pages_of_a_list_reported_out_of_order_come_in_payload_order(store):
+    operation_id = staged(store, chunks=3)
+    for index in (2, 0, 1):
+        store.report_chunk(operation_id, index, created(index * 10))
+
+    first = store.page(operation_id, "created_ids", FIRST, 15)
+    second = store.page(operation_id, "created_ids", first.next, 15)
+
+    assert (first.values, first.next) == (list(range(15)), Position(1, 5))
+    assert (second.values, second.next) == (list(range(15, 30)), None)
