@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import NoReverseMatch, reverse
-
 from .execution import BulkOutcome
-from .operations import OperationRecord
+from .operations import OperationRecord, operation_url
 from .payloads import BulkPayload
 
 
 def operation_urls(operation_id: str) -> dict[str, str]:
     """Where to follow an operation: its status URL and its WebSocket."""
-    try:
-        status_url = reverse("bulk-operation-status", args=[operation_id])
-    except NoReverseMatch:
-        status_url = f"/api/operations/{operation_id}/status/"
-    return {"status_url": status_url, "websocket_url": f"/ws/operations/{operation_id}/"}
+    return {
+        "status_url": operation_url(operation_id, "status"),
+        "websocket_url": f"/ws/operations/{operation_id}/",
+    }
 
 
 def accepted_answer(record: OperationRecord, payload: BulkPayload) -> dict[str, Any]:

@@ -1,15 +1,22 @@
 """The WebSocket of one operation, ``/ws/operations/<id>/``: its status, its progress, its end.
 
 The server sends JSON text frames; each carries the operation's ``seq``, strictly increasing on one
-socket (no message is lost between the snapshot and the live stream, none arrives twice):
+socket (nothing published after the snapshot is missed, nothing arrives twice):
 
 1. ``{"type": "operation.status", ...status}``: the status when the socket opened, the same body as
    ``GET /api/operations/<id>/status/``.
-2. ``{"type": "operation.progress", ...}``: one per change published after that snapshot (each
+2. ``{"type": "operation.progress", ...}``: the changes published after that snapshot (each
    processed chunk, the start, a cancellation request): the status without ``errors`` and
-   ``result``.
+   ``result``. Progress is conflated (``progress.Subscription``): a socket is sent the newest state
+   it has not been sent; one that falls behind skips the states it had not been sent yet (their
+   ``seq`` are absent), so it catches up at once instead of working through a backlog.
 3. ``{"type": "operation.completed" | "operation.failed" | "operation.cancelled", ...status}``: the
-   full status (``errors``, and ``result`` with the id lists); then the server closes with 1000.
+   full status (``errors``, and ``result`` with the first 1,000 of each id list); then the server
+   closes with 1000. It always arrives: nothing is newer.
+
+Each socket has one sender task (``forward``) that waits for its subscription's newest state, so a
+socket that does not read holds up only itself. The text of each message is made once per process
+and shared by every socket that sends it.
 
 A client that connects after the end gets one message, ``operation.status`` holding the final
 state (full status, ``status`` terminal), and the close 1000: the end is reported once, never
@@ -112,27 +119,29 @@ def read_status(operation_id: str) -> dict[str, Any] | None:
 
 
 @sync_to_async(thread_sensitive=False)
-def read_full(state: OperationRecord) -> dict[str, Any]:
-    """The full status (errors, id lists) of a published state."""
-    return get_operation_store().render(state)
+def read_end(state: OperationRecord) -> str:
+    """The terminal message of a published end: its full status (errors, id lists)."""
+    body = get_operation_store().render(state)
+    return orjson.dumps({"type": state.status.event, **body}).decode()
 
 
 # One read of an ended operation's full status per process, shared by all its sockets.
-_full_reads: dict[tuple[str, int], asyncio.Future[dict[str, Any]]] = {}
-FULL_READ_KEPT_SECONDS = 60
+_end_reads: dict[tuple[str, int], asyncio.Future[str]] = {}
+END_READ_KEPT_SECONDS = 60
 
 
-async def render_full(state: OperationRecord) -> dict[str, Any]:
-    """The full status of a published end; a thousand sockets of one operation read it once."""
+async def end_text(state: OperationRecord) -> str:
+    """The terminal message of a published end; a thousand sockets of one operation read and
+    encode it once."""
     key = (state.task_id, state.seq)
-    read = _full_reads.get(key)
+    read = _end_reads.get(key)
     if read is None:
-        read = _full_reads[key] = asyncio.ensure_future(read_full(state))
+        read = _end_reads[key] = asyncio.ensure_future(read_end(state))
         loop = asyncio.get_running_loop()
         read.add_done_callback(
-            lambda _: loop.call_later(FULL_READ_KEPT_SECONDS, _full_reads.pop, key, None)
+            lambda _: loop.call_later(END_READ_KEPT_SECONDS, _end_reads.pop, key, None)
         )
-    return dict(await asyncio.shield(read))
+    return await asyncio.shield(read)
 
 
 class OperationConsumer(AsyncJsonWebsocketConsumer):
@@ -179,10 +188,11 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
         return None
 
     async def forward(self, operation_id: str) -> None:
-        """Send each newer state until the end; re-read the record after a silence."""
+        """Send the newest state not sent yet, until the end; re-read the record after a
+        silence."""
+        interval = bulk_settings.PROGRESS_UPDATE_INTERVAL or None
         try:
             while True:
-                interval = bulk_settings.PROGRESS_UPDATE_INTERVAL or None
                 state = await self.subscription.next(timeout=interval)
                 if state is None:
                     try:
@@ -196,10 +206,10 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
                 if state.seq <= self.last_seq:
                     continue
                 if state.status.is_terminal:
-                    await self.send_json({"type": state.status.event, **await render_full(state)})
+                    await self.push(await end_text(state))
                     await self.end(CLOSE_ENDED)
                     return
-                await self.send(text_data=progress_text(state))
+                await self.push(progress_text(state))
                 self.last_seq = state.seq
         except asyncio.CancelledError:
             raise
@@ -208,6 +218,10 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
         except Exception:
             logger.exception("operation socket failed")
             await self.end(CLOSE_INTERNAL_ERROR)
+
+    async def push(self, text: str) -> None:
+        """Send a text frame made once for every socket (straight to the ASGI ``send``)."""
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def end(self, code: int) -> None:
         """Stop following the operation and close the socket with ``code``."""

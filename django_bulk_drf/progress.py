@@ -7,8 +7,8 @@ Publishing is the operation store's job (``operations/``): every change of a rec
 - ``RedisOperationEvents`` (production): one ``redis.asyncio`` connection in pub/sub mode per
   process. The first local subscriber of an operation SUBSCRIBEs to its channel and the last one to
   leave UNSUBSCRIBEs, so fifty clients of one operation cost one Redis subscription. A single reader
-  task blocks on the connection and fans each message out to the local queues; it ends, and the
-  connection is released, when nothing is subscribed any more. The connection is named
+  task blocks on the connection and fans each message out to the local subscriptions; it ends,
+  and the connection is released, when nothing is subscribed any more. The connection is named
   ``bulk-drf-progress-<pid>`` in ``CLIENT LIST``. ``subscribe`` returns only once Redis
   has confirmed the subscription, so a record read afterwards cannot miss an event.
 - ``LocalOperationEvents`` (embedded mode, no Redis): a listener on ``LocalOperationStore`` that
@@ -17,6 +17,12 @@ Publishing is the operation store's job (``operations/``): every change of a rec
 ``BULK_DRF_PROGRESS_EVENTS`` names the hub class (an import string); by default (None) it is the
 one the operation store names (``OperationStore.progress_events``). Both deliver the records of
 one operation in ``seq`` order, decoded once (``OperationRecord``, frozen: subscribers share it).
+
+Delivery is conflated: a ``Subscription`` holds the newest state its client has not taken yet (a
+slot, not a queue). A client that takes states as fast as they come gets each one; a client that
+falls behind (a slow network, a socket that does not read) finds only the newest when it comes
+back, never an older one after a newer, and the end last. Delivering costs the hub the same for a
+slow client as for a fast one, and memory does not grow with the backlog.
 """
 
 from __future__ import annotations
@@ -45,21 +51,64 @@ RECONNECT_DELAY = 1.0
 
 
 class Subscription:
-    """One local client's stream of an operation's published states."""
+    """One local client's view of an operation's published states: the newest one it has not
+    taken yet."""
 
     def __init__(self, operation_id: str) -> None:
         self.operation_id = operation_id
-        self.queue: asyncio.Queue[OperationRecord] = asyncio.Queue()
+        self.pending: OperationRecord | None = None
+        self.waiter: asyncio.Future[None] | None = None
+        self.waiting_since = 0.0
+        self.silence: float | None = None
+        self.timer: asyncio.TimerHandle | None = None
 
     def deliver(self, state: OperationRecord) -> None:
-        self.queue.put_nowait(state)
+        """Keep ``state`` in place of the one not taken yet, unless that one is newer."""
+        if self.pending is None or state.seq > self.pending.seq:
+            self.pending = state
+            self.wake()
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
     async def next(self, timeout: float | None = None) -> OperationRecord | None:
-        """The next state, or None when none arrives within ``timeout`` seconds."""
-        try:
-            return await asyncio.wait_for(self.queue.get(), timeout)
-        except TimeoutError:
-            return None
+        """The newest state not taken yet (waiting for one), or None once ``timeout`` seconds
+        have passed waiting with none.
+
+        The silence is watched by one timer per subscription, re-armed only when it fires: a
+        thousand sockets do not each set and cancel a timer for every message they send."""
+        if self.pending is None:
+            loop = asyncio.get_running_loop()
+            self.silence, self.waiting_since = timeout, loop.time()
+            if timeout is not None and self.timer is None:
+                self.timer = loop.call_later(timeout, self.check_silence, loop)
+            self.waiter = loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        state, self.pending = self.pending, None
+        return state
+
+    def check_silence(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Wake a ``next`` that has waited ``silence`` seconds; else look again when it might
+        have."""
+        self.timer = None
+        if self.silence is None:
+            return
+        waited = loop.time() - self.waiting_since if self.waiter is not None else 0.0
+        if waited >= self.silence:
+            self.wake()  # with nothing pending: ``next`` answers None
+        else:
+            self.timer = loop.call_later(self.silence - waited, self.check_silence, loop)
+
+    def close(self) -> None:
+        """Stop watching the silence."""
+        self.silence = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class OperationEvents(ABC):
@@ -94,6 +143,7 @@ class OperationEvents(ABC):
 
     def discard(self, subscription: Subscription) -> bool:
         """Forget a local subscriber; True when it was the operation's last."""
+        subscription.close()
         topic = self.topic(subscription.operation_id)
         local = self.subscribers.get(topic)
         if local is None or subscription not in local:

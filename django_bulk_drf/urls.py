@@ -2,13 +2,18 @@
 
 from django.urls import path
 
-from .views import OperationStatusView, OperationView
+from .views import OperationResultsView, OperationStatusView, OperationView
 
 urlpatterns = [
     path(
         "operations/<str:operation_id>/status/",
         OperationStatusView.as_view(),
         name="bulk-operation-status",
+    ),
+    path(
+        "operations/<str:operation_id>/results/",
+        OperationResultsView.as_view(),
+        name="bulk-operation-results",
     ),
     path("operations/<str:operation_id>/", OperationView.as_view(), name="bulk-operation"),
 ]

@@ -1,14 +1,27 @@
-"""Status polling: many clients polling one operation's status, beside trivial endpoints.
+"""Status polling: the status of a small and of a million-row operation, one client at a time
+and many clients at once, beside trivial endpoints of the same server.
 
-Run: ``python -m load_tests.bench_status [--clients 200] [--seconds 20]``
+Run: ``python -m load_tests.bench_status [--clients 200] [--seconds 20] [--big-rows 1000000]``
 
-One ``/bulk/`` upsert of ``--rows`` rows is run to completion (so its status carries the id
-lists). Then, one endpoint after the other on the same uvicorn process, ``--clients`` concurrent
+The polled operations, both completed:
+
+- a ``/bulk/`` upsert of ``--rows`` rows, run by the worker;
+- an operation of ``--big-rows`` created ids, written through the operation store exactly as
+  workers report their chunks (chunks of 100, reported out of order: the Lua scripts of
+  production, the same record and lists in Redis), without writing rows to the database — a
+  million-row ``/bulk/`` would take minutes here and measure the writes, not the status. Its
+  status body must not be larger than the small one's by more than its longer numbers.
+
+Server time: one client sends ``--samples`` GET requests to each endpoint in turn (interleaved,
+keep-alive) and the p50 latency of each is compared with the trivial view's; with one client and
+one request at a time, what differs between two endpoints is the server's time.
+
+Polling: one endpoint after the other on the same uvicorn process, ``--clients`` concurrent
 clients (aiohttp when installed, else httpx; one keep-alive connection each, in
 ``--client-processes`` processes) send GET requests back to back for ``--seconds`` seconds after
 a ``--warmup``:
 
-- ``GET /api/operations/<id>/status/`` — the product's status endpoint;
+- ``GET /api/operations/<id>/status/`` — the product's status endpoint, for each operation;
 - ``GET /bench/ping/`` — a plain async Django view answering ``{"ok": true}``: the trivial JSON
   endpoint of the same server, the baseline;
 - ``GET /bench/adrf-ping/`` — the same answer through adrf's ``APIView`` (DRF's authentication,
@@ -27,6 +40,7 @@ import argparse
 import asyncio
 import importlib.util
 import multiprocessing
+import os
 import queue
 import time
 from collections import Counter
@@ -67,7 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window per endpoint")
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--rows", type=int, default=1000, help="rows of the polled operation")
+    parser.add_argument("--rows", type=int, default=1000, help="rows of the small operation")
+    parser.add_argument("--big-rows", type=int, default=1_000_000, help="ids of the big one")
+    parser.add_argument("--samples", type=int, default=300, help="requests per endpoint, 1 client")
     parser.add_argument("--client-processes", type=int, default=1)
     parser.add_argument("--client", choices=["aiohttp", "httpx"], default=default_client_library())
     parser.add_argument("--time-bound", type=float, default=600.0, help="seconds, whole script")
@@ -170,6 +186,83 @@ def completed_operation(stack: BenchStack, rows: int) -> str:
     return accepted["status_url"]
 
 
+BIG_CHUNK = 100
+
+
+def big_operation(stack: BenchStack, rows: int) -> str:
+    """The status URL of a completed operation of ``rows`` created ids, reported chunk by chunk
+    through the operation store as workers report them (out of order)."""
+    os.environ.update(stack.env())
+    import django
+
+    django.setup()
+    from django_bulk_drf.operations import (
+        ChunkReport,
+        OperationRecord,
+        get_operation_store,
+        new_operation_id,
+        operation_url,
+    )
+    from django_bulk_drf.writers import WriteResult
+
+    chunks = -(-rows // BIG_CHUNK)
+    record = OperationRecord(
+        task_id=new_operation_id(),
+        operation="create",
+        owner_id=None,
+        viewset="asgi_demo.contracts.views.ContractViewSet",
+        action="async_bulk_create",
+        basename="contract",
+        method="POST",
+        path="/api/contracts/bulk/",
+        query_string="",
+        unique_fields=(),
+        partial=False,
+        total=rows,
+        chunk_size=BIG_CHUNK,
+        chunks_total=chunks,
+    )
+    store = get_operation_store()
+    store.create(record, [])
+    store.start(record.task_id)
+    started = time.monotonic()
+    # Two workers' worth of disorder: the odd chunks first, then the even ones backwards.
+    for index in [*range(1, chunks, 2), *range((chunks - 1) // 2 * 2, -1, -2)]:
+        first = index * BIG_CHUNK
+        ids = list(range(first + 1, min(first + BIG_CHUNK, rows) + 1))
+        store.report_chunk(record.task_id, index, ChunkReport(len(ids), WriteResult(ids)))
+    final = store.record(record.task_id)
+    if final is None or final.status.value != "completed" or final.created_count != rows:
+        raise BenchFailure(f"the big operation did not complete: {final}")
+    log(f"{fmt_int(rows)}-id operation reported in {time.monotonic() - started:.1f} s")
+    return operation_url(record.task_id, "status")
+
+
+@dataclass
+class ServerTime:
+    """Latencies of one endpoint, one request at a time."""
+
+    label: str
+    path: str
+    latencies: list[float] = field(default_factory=list)
+    body_bytes: int = 0
+
+
+def server_times(stack: BenchStack, figures: list[ServerTime], samples: int) -> None:
+    """``samples`` requests to each endpoint, in turn, from one keep-alive client."""
+    with harness.http_client(stack.base_url) as client:
+        for figure in figures:
+            probe = client.get(figure.path)
+            harness.expect_status(probe, 200, f"probe of {figure.path}")
+            figure.body_bytes = len(probe.content)
+        for _ in range(samples):
+            for figure in figures:
+                sent = time.perf_counter()
+                response = client.get(figure.path)
+                figure.latencies.append(time.perf_counter() - sent)
+                harness.expect_status(response, 200, figure.path)
+
+
 def measure(stack: BenchStack, endpoint: EndpointFigures, options: argparse.Namespace) -> None:
     """Load one endpoint for the window; fills ``endpoint``."""
     with harness.http_client(stack.base_url) as client:
@@ -209,14 +302,23 @@ def main() -> None:
         stack.start_server()
         stack.start_worker()
         status_url = completed_operation(stack, options.rows)
+        big_status_url = big_operation(stack, options.big_rows)
+        big = fmt_int(options.big_rows)
+        times = [
+            ServerTime(f"status, {big} ids", big_status_url),
+            ServerTime(f"status, {fmt_int(options.rows)} rows", status_url),
+            ServerTime("trivial JSON: async Django view", "/bench/ping/"),
+        ]
+        server_times(stack, times, options.samples)
         endpoints = [
-            EndpointFigures("operation status (ours)", status_url),
+            EndpointFigures(f"status, {big} ids (ours)", big_status_url),
+            EndpointFigures(f"status, {fmt_int(options.rows)} rows (ours)", status_url),
             EndpointFigures("trivial JSON: async Django view", "/bench/ping/"),
             EndpointFigures("trivial JSON: adrf APIView", "/bench/adrf-ping/"),
         ]
         for endpoint in endpoints:
             measure(stack, endpoint, options)
-    report(endpoints, options, load_at_start)
+    report(endpoints, times, options, load_at_start)
 
 
 def error_text(errors: Counter[str]) -> str:
@@ -228,9 +330,29 @@ def error_text(errors: Counter[str]) -> str:
 
 
 def report(
-    endpoints: list[EndpointFigures], options: argparse.Namespace, load_at_start: float
+    endpoints: list[EndpointFigures],
+    times: list[ServerTime],
+    options: argparse.Namespace,
+    load_at_start: float,
 ) -> None:
-    status, baseline, adrf = endpoints
+    big_time, _, trivial_time = times
+    trivial_p50 = harness.percentile(trivial_time.latencies, 0.5)
+    harness.print_table(
+        f"One client, one request at a time, {options.samples} requests per endpoint "
+        "(interleaved); the server's time is what differs",
+        ["endpoint", "p50", "p99", "body bytes", "p50 ratio to the async Django view"],
+        [
+            [
+                figure.label,
+                fmt_ms(harness.percentile(figure.latencies, 0.5)),
+                fmt_ms(harness.percentile(figure.latencies, 0.99)),
+                fmt_int(figure.body_bytes),
+                fmt_ratio(harness.percentile(figure.latencies, 0.5) / trivial_p50),
+            ]
+            for figure in times
+        ],
+    )
+    status, _, baseline, adrf = endpoints
     rows = []
     for endpoint in endpoints:
         if not endpoint.latencies:
@@ -250,8 +372,7 @@ def report(
         )
     harness.print_table(
         f"{options.clients} concurrent clients ({options.client}), {options.seconds:.0f} s per "
-        "endpoint, one uvicorn "
-        f"process; polled operation: {fmt_int(options.rows)} rows, completed",
+        "endpoint, one uvicorn process; polled operations completed",
         [
             "endpoint",
             "requests/s",
@@ -267,12 +388,14 @@ def report(
     )
     ratio = status.requests_per_second / baseline.requests_per_second
     adrf_ratio = status.requests_per_second / adrf.requests_per_second
-    p99 = harness.percentile(status.latencies, 0.99)
+    time_ratio = harness.percentile(big_time.latencies, 0.5) / trivial_p50
     harness.print_summary(
         SCRIPT,
-        f"status {fmt_int(status.requests_per_second)} requests/s = {fmt_ratio(ratio)} the "
-        f"trivial JSON endpoint (target ≥ 0.5×; {fmt_ratio(adrf_ratio)} the adrf one), "
-        f"p99 {fmt_ms(p99)} at {options.clients} clients (target ≤ 50 ms)",
+        f"status of {fmt_int(options.big_rows)} ids: {fmt_int(big_time.body_bytes)} bytes (target "
+        f"≤ 16 KB), server time {fmt_ratio(time_ratio)} a trivial view's (target ≤ 2×); "
+        f"{options.clients} pollers: {fmt_int(status.requests_per_second)} requests/s = "
+        f"{fmt_ratio(ratio)} the trivial async view (target ≥ 0.9×; {fmt_ratio(adrf_ratio)} the "
+        "adrf one)",
         load_at_start,
     )
 

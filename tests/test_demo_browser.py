@@ -98,6 +98,14 @@ def test_bulk_create_of_2000_generated_rows_completes_over_the_websocket(page, d
     expect(page.locator("#count-created")).to_have_text("2000")
     expect(page.locator("#bar-label")).to_have_text("100%")
     assert page.locator("#transport").get_attribute("data-transport") == "websocket"
+    # The status lists the first 1,000 ids; the page links to all of them, a page at a time.
+    created = page.locator("#results-links a[data-kind=created]")
+    expect(created).to_be_visible()
+    first_page = page.evaluate(
+        "async (url) => (await fetch(url)).json()", created.get_attribute("href")
+    )
+    assert (len(first_page["results"]), first_page["kind"]) == (1000, "created")
+    assert first_page["next"]
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOT, full_page=True, animations="disabled")
 

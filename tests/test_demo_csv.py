@@ -26,7 +26,15 @@ BULK_URL = "/api/contracts/bulk/"
 UPSERT_URL = "/api/contracts/bulk/?unique_fields=contract_number,year"
 # What differs between two runs of one batch: the operation, its times, and the ids the
 # database hands out (compared through the rows they name instead).
-RUN_SPECIFIC = {"task_id", "created_at", "started_at", "finished_at", "result", "seq"}
+RUN_SPECIFIC = {
+    "task_id",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "result",
+    "results_url",
+    "seq",
+}
 
 
 def contract_rows() -> list[dict[str, Any]]:

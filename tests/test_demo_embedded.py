@@ -40,7 +40,12 @@ async def test_the_embedded_demo_runs_sync_and_background_operations_with_live_p
     final = messages[-1]
     assert final["status"] == "completed"
     assert final["created_count"] == 2_000
-    assert len(final["result"]["created_ids"]) == 2_000
+    assert len(final["result"]["created_ids"]) == 1_000 and final["result"]["ids_truncated"]
     seqs = [message["seq"] for message in messages]
     assert seqs == sorted(set(seqs))
     assert close_code == 1000
+    async with httpx.AsyncClient(base_url=demo.url, trust_env=False, timeout=30) as client:
+        first = (await client.get(final["results_url"], params={"kind": "created"})).json()
+        second = (await client.get(first["next"])).json()
+    assert first["results"] == final["result"]["created_ids"] and second["next"] is None
+    assert len(set(first["results"] + second["results"])) == 2_000

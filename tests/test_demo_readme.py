@@ -50,6 +50,7 @@ ENDPOINTS = {
     "bulk delete": r"-X DELETE '?localhost:8000/api/contracts/bulk/",
     "bulk get": r"curl -s '?localhost:8000/api/contracts/bulk/\?ids=",
     "operation status": rf"curl -s localhost:8000/api/operations/{UUID}/status/",
+    "operation results": rf"curl -s 'localhost:8000/api/operations/{UUID}/results/\?kind=",
     "operation cancel": rf"-X DELETE localhost:8000/api/operations/{UUID}/",
 }
 

@@ -159,7 +159,7 @@ def test_redis_restarted_mid_operation_ends_it_with_exactly_what_was_committed(f
     assert status["status"] in TERMINAL, status
     rows = Contract.objects.count()
     assert status["created_count"] == rows
-    assert set(status["result"]["created_ids"]) == committed_ids()
+    assert set(client.results(task_id, "created")) == committed_ids()
     duplicates = Contract.objects.values("contract_number").annotate(n=Count("id")).filter(n__gt=1)
     assert list(duplicates) == []
     if status["status"] == "failed":

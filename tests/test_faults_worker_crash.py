@@ -51,7 +51,7 @@ def test_the_chunks_of_a_killed_worker_are_taken_up_within_a_minute(
     assert taken_up_in < 60, f"completed {taken_up_in:.0f} s after the new worker started"
     assert "a worker that stopped beating" in successor.log_path.read_text()
     assert_written_once(status, ROWS)
-    created_ids = status["result"]["created_ids"]
+    created_ids = client.results(task_id, "created")
     assert len(created_ids) == ROWS
     assert set(created_ids) == set(Contract.objects.values_list("id", flat=True))
 

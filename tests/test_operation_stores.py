@@ -3,7 +3,9 @@
 The state machine is written once in Python (``operations/store.py``); the local store runs it, the
 Redis store's Lua scripts receive it as arguments. Each scenario here runs against both (real
 Redis, no worker, no database) and compares every answer, the rendered status and the published
-events: their types, ``seq`` order and counts.
+events: their types, ``seq`` order and counts. The lists (``operations/lists.py``) are compared
+page by page: chunks counted out of order, errors found before the chunks merged by index, pages
+that span segments, the first 1,000 in a status body.
 """
 
 import time
@@ -16,10 +18,14 @@ import pytest
 from django_redis import get_redis_connection
 
 from django_bulk_drf.operations import (
+    FIRST,
+    STATUS_LIST_LIMIT,
     ChunkReport,
     LocalOperationStore,
     OperationRecord,
     OperationStore,
+    Page,
+    Position,
     RedisOperationStore,
     Status,
     new_operation_id,
@@ -77,8 +83,8 @@ def completes(store: OperationStore, operation_id: str) -> list[Any]:
         store.report_chunk(operation_id, 2, report(2)),
         store.fail(operation_id, "Too late."),
         store.request_cancel(operation_id),
-        store.errors(operation_id),
-        store.id_list(operation_id, "created_ids"),
+        store.page(operation_id, "errors"),
+        store.page(operation_id, "created_ids"),
     ]
 
 
@@ -104,7 +110,7 @@ def fails(store: OperationStore, operation_id: str) -> list[Any]:
         store.fail(operation_id, "Again."),
         # A chunk that committed while the operation failed: counted, its end not published again.
         store.report_chunk(operation_id, 1, report(1)),
-        store.id_list(operation_id, "created_ids"),
+        store.page(operation_id, "created_ids"),
     ]
 
 
@@ -130,7 +136,9 @@ def is_restored(store: OperationStore, operation_id: str) -> list[Any]:
         store.restore(restored, lists, [0, 1]),
         store.report_chunk(operation_id, 1, report(1)),  # counted before the loss
         store.report_chunk(operation_id, 2, report(2)),  # late: counted, not published
-        store.id_list(operation_id, "created_ids"),
+        store.page(operation_id, "created_ids"),
+        store.page(operation_id, "created_ids", Position(0, 15), 6),
+        store.page(operation_id, "errors"),
     ]
 
 
@@ -141,6 +149,46 @@ def reads_rows(store: OperationStore, operation_id: str) -> list[Any]:
         store.report_chunk(operation_id, 0, report(0, rows=True)),
         store.report_chunk(operation_id, 1, report(1, rows=True)),
     ]
+
+
+MANY_CHUNKS = 130  # 1,300 items: more than a status body lists
+
+
+def every_page(store: OperationStore, operation_id: str, name: str, limit: int) -> list[Page]:
+    pages = [store.page(operation_id, name, FIRST, limit)]
+    while pages[-1].next is not None:
+        pages.append(store.page(operation_id, name, pages[-1].next, limit))
+    return pages
+
+
+def pages_in_payload_order(store: OperationStore, operation_id: str) -> list[Any]:
+    answers = [
+        store.create(new_record(operation_id, chunks=MANY_CHUNKS), staged_chunks(MANY_CHUNKS)),
+        # Found before the chunks ran: items 35 and 1,299, in the segments of chunks 3 and 129.
+        store.add_errors(
+            operation_id,
+            [
+                {"index": 1299, "errors": {"id": ["Duplicate."]}},
+                {"index": 35, "errors": {"id": ["Duplicate."]}},
+            ],
+        ),
+        store.start(operation_id),
+    ]
+    # Chunks are counted in an order of their own: odd ones first, then the even ones backwards.
+    order = [*range(1, MANY_CHUNKS, 2), *range(MANY_CHUNKS - 2, -1, -2)]
+    for index in order:
+        answers.append(store.report_chunk(operation_id, index, report(index, errors=index % 3)))
+    answers += [
+        every_page(store, operation_id, "created_ids", 333),
+        every_page(store, operation_id, "errors", 7),
+        store.page(operation_id, "created_ids", Position(3, 4), 10),
+        store.page(operation_id, "created_ids", Position(3, 99), 3),  # past its segment's end
+        store.page(operation_id, "created_ids", Position(MANY_CHUNKS, 0), 3),  # past the end
+        store.page(operation_id, "deleted_ids", FIRST, 3),  # an empty list
+        store.read_page(operation_id, "created_ids", Position(128, 0), 1000),
+        store.read_page(new_operation_id(), "created_ids", FIRST, 10),
+    ]
+    return answers
 
 
 def idempotency_keys(store: OperationStore, operation_id: str) -> list[Any]:
@@ -158,7 +206,15 @@ def idempotency_keys(store: OperationStore, operation_id: str) -> list[Any]:
     ]
 
 
-SCENARIOS = [completes, is_cancelled, fails, is_restored, reads_rows, idempotency_keys]
+SCENARIOS = [
+    completes,
+    is_cancelled,
+    fails,
+    is_restored,
+    reads_rows,
+    pages_in_payload_order,
+    idempotency_keys,
+]
 
 
 @pytest.fixture
@@ -222,6 +278,8 @@ def comparable_answer(answer: Any) -> Any:
         return comparable_event(answer)
     if isinstance(answer, dict) and "task_id" in answer:
         return comparable_status(answer)
+    if isinstance(answer, tuple) and isinstance(answer[0], OperationRecord):  # read_page
+        return comparable_event(answer[0]), answer[1]
     return answer
 
 
@@ -260,6 +318,38 @@ def test_both_stores_answer_and_publish_the_same(redis_store, scenario):
     seqs = [event.seq for event in events]
     assert seqs == sorted(set(seqs))
     assert all(seq >= started for seq in seqs if comparable_seq(seq) == "restored")
+
+
+def test_pages_read_every_value_once_in_payload_order_and_the_status_lists_the_first():
+    operation_id = new_operation_id()
+    answers, status, _ = run_locally(operation_id, pages_in_payload_order)
+    created_pages, error_pages, from_cursor, past_segment, past_end, empty, read, unknown = answers[
+        -8:
+    ]
+
+    created = [value for page in created_pages for value in page.values]
+    expected_errors = sorted(
+        [35, 1299, *(i * CHUNK + e for i in range(MANY_CHUNKS) for e in range(i % 3))]
+    )
+    assert created == [
+        first + i
+        for first in range(0, MANY_CHUNKS * CHUNK, CHUNK)
+        for i in range(CHUNK)
+        if i >= (first // CHUNK) % 3
+    ]
+    assert [len(page.values) for page in created_pages[:-1]] == [333] * (len(created_pages) - 1)
+    assert [error["index"] for page in error_pages for error in page.values] == expected_errors
+    assert from_cursor.values == [34, 35, 36, 37, 38, 39, 41, 42, 43, 44]
+    assert from_cursor.next == Position(4, 4)
+    assert past_segment.values == [41, 42, 43] and past_end == empty == Page([])
+    assert read[1].values == list(range(1282, 1300)) and read[1].next is None
+    assert unknown is None
+    assert status["result"]["created_ids"] == created[:STATUS_LIST_LIMIT]
+    assert status["result"]["ids_truncated"] is True
+    assert [error["index"] for error in status["errors"]] == expected_errors
+    assert "errors_truncated" not in status and status["results_url"].endswith(
+        f"/api/operations/{operation_id}/results/"
+    )
 
 
 def test_the_scenarios_cover_every_end_and_the_late_chunk():

@@ -65,34 +65,31 @@ async def start_create(server, count: int) -> str:
 
 
 def assert_complete_stream(stream: Stream) -> dict[str, Any]:
-    """A snapshot, one message per chunk processed after it, the exact end, close 1000; returns
-    the final state."""
+    """A snapshot, progress in order (conflated: states may be skipped, never reordered), the
+    exact end, close 1000; returns the final state."""
     snapshot, *live = stream.messages
     assert snapshot["type"] == "operation.status"
     seqs = [message["seq"] for message in stream.messages]
     assert seqs == sorted(set(seqs)), f"seq not strictly increasing: {seqs}"
     processed = [message["progress"]["processed"] for message in stream.messages]
     assert processed == sorted(processed), f"processed went back: {processed}"
-    # Every chunk report after the snapshot is pushed on its own (its own 100 more processed).
-    chunk_steps = sorted(set(processed) - {snapshot["progress"]["processed"]})
-    assert chunk_steps == list(range(processed[0] + CHUNK_SIZE, ITEMS + 1, CHUNK_SIZE))
-    chunks_after_connect = (ITEMS - processed[0]) // CHUNK_SIZE
-    progress = [message for message in live if message["type"] == "operation.progress"]
-    assert len(progress) >= chunks_after_connect - 1  # the last chunk's report is the end
+    # Each state is whole: its counts are those of chunks counted together, never half of one.
+    assert all(count % CHUNK_SIZE == 0 for count in processed)
+    assert all(message["type"] == "operation.progress" for message in live[:-1])
     final = stream.messages[-1]
     if live:
         assert final["type"] == "operation.completed"
     assert final["status"] == "completed"
     assert (final["created_count"], final["error_count"]) == (ITEMS, 0)
     assert final["progress"] == {"processed": ITEMS, "total": ITEMS, "percent": 100.0}
-    assert len(set(final["result"]["created_ids"])) == ITEMS
+    # The status lists the first 1,000 ids; the results endpoint has them all.
+    assert len(set(final["result"]["created_ids"])) == 1000
+    assert final["result"]["ids_truncated"] is True
     assert stream.close_code == 1000
     return final
 
 
-async def test_a_client_sees_each_chunk_then_the_exact_end_and_close_1000(
-    asgi_server, celery_worker
-):
+async def test_a_client_sees_progress_then_the_exact_end_and_close_1000(asgi_server, celery_worker):
     operation_id = await start_create(asgi_server, ITEMS)
 
     stream = await follow(asgi_server, operation_id)
@@ -139,12 +136,11 @@ async def test_clients_leaving_mid_operation_leave_no_redis_subscription(asgi_se
     for index in range(3):
         await report_chunk(operation_id, index)
     stream = await newcomer
-    assert [message["type"] for message in stream.messages] == [
-        "operation.status",
-        "operation.progress",
-        "operation.progress",
-        "operation.completed",
-    ]
+    types = [message["type"] for message in stream.messages]
+    # Progress the newcomer had not been sent when a newer state came may be skipped.
+    assert types[0] == "operation.status" and types[-1] == "operation.completed"
+    assert set(types[1:-1]) <= {"operation.progress"}
+    assert stream.messages[-1]["seq"] == 3
     assert stream.close_code == 1000
     await wait_for_subscribers(operation_id, 0)
     assert asgi_server.running()

@@ -10,7 +10,7 @@ id.
 
 - ``components``: the shared answer bodies (``202``, errors, operation status) as components;
 - ``viewset``: the schema of a bulk viewset, read from the declarations in ``actions``;
-- ``operation_views``: the schema of the operation status and cancel views;
+- ``operation_views``: the schema of the operation status, results and cancel views;
 - ``extensions``: the extensions that put those schema classes in place.
 """
 

@@ -22,7 +22,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse
 
 from ..actions import OPERATIONS
-from ..operations import COUNTERS, ID_LISTS, MAX_REPORTED_ERRORS, Status
+from ..operations import COUNTERS, ID_LISTS, STATUS_LIST_LIMIT, Status
 from ..settings import DEFAULTS, PREFIX
 
 Schema = dict[str, Any]
@@ -176,10 +176,19 @@ class BulkSchemaComponents(AutoSchema):
         result = {
             **build_object_type(
                 description="Once the operation has ended: the ids it wrote, and for get the "
-                "serialized rows.",
+                f"serialized rows; the first {STATUS_LIST_LIMIT:,} of each (all of them at "
+                "results_url).",
                 properties={
                     **{id_list: ids for id_list in ID_LISTS},
                     "results": build_array_type(build_object_type()),
+                    "ids_truncated": {
+                        **boolean(),
+                        "description": "Present when an id list is longer than shown.",
+                    },
+                    "results_truncated": {
+                        **boolean(),
+                        "description": "Present when a get read more rows than shown.",
+                    },
                 },
                 required=list(ID_LISTS),
             ),
@@ -211,9 +220,13 @@ class BulkSchemaComponents(AutoSchema):
                     "errors_truncated": {
                         **boolean(),
                         "description": "Present when only the first "
-                        f"{MAX_REPORTED_ERRORS:,} errors are listed.",
+                        f"{STATUS_LIST_LIMIT:,} errors are listed.",
                     },
                     "result": result,
+                    "results_url": {
+                        **string("/api/operations/<task_id>/results/"),
+                        "description": "Every id, row and error, a page at a time.",
+                    },
                     "created_at": build_basic_type(OpenApiTypes.DATETIME),
                     "started_at": {**build_basic_type(OpenApiTypes.DATETIME), "nullable": True},
                     "finished_at": {**build_basic_type(OpenApiTypes.DATETIME), "nullable": True},
@@ -234,6 +247,7 @@ class BulkSchemaComponents(AutoSchema):
                     *counters,
                     "errors",
                     "result",
+                    "results_url",
                     "created_at",
                     "started_at",
                     "finished_at",

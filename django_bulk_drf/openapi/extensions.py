@@ -12,7 +12,7 @@ from drf_spectacular.plumbing import get_class
 from rest_framework.views import APIView
 
 from ..actions import ACTIONS
-from .operation_views import OperationSchema
+from .operation_views import OperationResultsSchema, OperationSchema
 from .viewset import BulkViewSetSchema
 
 
@@ -34,6 +34,16 @@ class OperationStatusViewExtension(OpenApiViewExtension):
 
     def view_replacement(self) -> type[APIView]:
         return with_schema(self.target, OperationSchema, ("get",))
+
+
+class OperationResultsViewExtension(OpenApiViewExtension):
+    """``GET operations/<id>/results/`` answers one page of ids, rows or errors."""
+
+    target_class = "django_bulk_drf.views.OperationResultsView"
+    match_subclasses = True
+
+    def view_replacement(self) -> type[APIView]:
+        return with_schema(self.target, OperationResultsSchema, ("get",))
 
 
 class OperationViewExtension(OpenApiViewExtension):

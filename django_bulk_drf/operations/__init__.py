@@ -1,8 +1,10 @@
 """The operation record of a background bulk operation and the store that keeps it.
 
 - ``record.py``: ``Status``, the typed ``OperationRecord``, ``ChunkReport``, the status body.
+- ``lists.py``: an operation's ids, rows and errors, in payload order, read a page at a time.
 - ``store.py``: the ``OperationStore`` interface and the state machine, written once.
-- ``redis.py``: ``RedisOperationStore`` (production: every process and worker shares it).
+- ``redis.py``: ``RedisOperationStore`` (production: every process and worker shares it), and
+  ``lua.py``, its scripts.
 - ``local.py``: ``LocalOperationStore`` (embedded mode: one process, no Redis).
 
 ``BULK_DRF_OPERATION_STORE`` names the store class (an import string); by default (None) it is
@@ -16,17 +18,28 @@ from __future__ import annotations
 from django.core.cache import caches
 
 from ..settings import bulk_settings
+from .lists import (
+    DEFAULT_PAGE_SIZE,
+    FIRST,
+    MAX_PAGE_SIZE,
+    RESULT_KINDS,
+    STATUS_LIST_LIMIT,
+    Page,
+    Position,
+    decode_cursor,
+    encode_cursor,
+)
 from .local import LocalOperationStore
 from .record import (
     COUNTERS,
     ID_LISTS,
-    MAX_REPORTED_ERRORS,
     ChunkReport,
     OperationRecord,
     Snapshot,
     Status,
     new_operation_id,
     now,
+    operation_url,
     parse_operation_id,
     render_status,
 )
@@ -35,18 +48,27 @@ from .store import OperationStore
 
 __all__ = [
     "COUNTERS",
+    "DEFAULT_PAGE_SIZE",
+    "FIRST",
     "ID_LISTS",
-    "MAX_REPORTED_ERRORS",
+    "MAX_PAGE_SIZE",
+    "RESULT_KINDS",
+    "STATUS_LIST_LIMIT",
     "ChunkReport",
     "LocalOperationStore",
     "OperationRecord",
     "OperationStore",
+    "Page",
+    "Position",
     "RedisOperationStore",
     "Snapshot",
     "Status",
+    "decode_cursor",
+    "encode_cursor",
     "get_operation_store",
     "new_operation_id",
     "now",
+    "operation_url",
     "parse_operation_id",
     "render_status",
 ]

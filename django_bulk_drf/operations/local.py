@@ -4,10 +4,12 @@ With no Redis the worker runs in the serving process (``embedded.py``), so the r
 and the progress events can stay in process. Every change goes through the state machine of
 ``store.py`` under one lock, and each published record is handed to the ``listeners`` (the
 in-process progress hub) while the lock is held, so that they receive them in ``seq`` order.
+Lists are ``SegmentedList`` objects: one Python list per segment, and the segments in order.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Callable
@@ -15,8 +17,44 @@ from dataclasses import replace
 from typing import Any
 
 from .. import exactjson
-from .record import MAX_REPORTED_ERRORS, ChunkReport, OperationRecord, Snapshot, now
+from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index, by_segment
+from .record import ChunkReport, OperationRecord, Snapshot, now
 from .store import Move, OperationStore, after_chunk, moved, restored_seq
+
+
+class SegmentedList:
+    """One list of an operation, in segments (``lists.py``): read a page without a copy of the
+    whole."""
+
+    def __init__(self, ordered: bool) -> None:
+        self.ordered = ordered
+        self.segments: dict[int, list[Any]] = {}
+        self.order: list[int] = []
+
+    def extend(self, segment: int, values: list[Any]) -> None:
+        if not values:
+            return
+        kept = self.segments.get(segment)
+        if kept is None:
+            bisect.insort(self.order, segment)
+            self.segments[segment] = list(values)
+            return
+        kept.extend(values)
+        if self.ordered:
+            self.segments[segment] = by_index(kept)
+
+    def page(self, start: Position, limit: int) -> Page:
+        values: list[Any] = []
+        for segment in self.order[bisect.bisect_left(self.order, start.segment) :]:
+            kept = self.segments[segment]
+            offset = start.offset if segment == start.segment else 0
+            if len(values) == limit:
+                return Page(values, Position(segment, offset))
+            taken = kept[offset : offset + limit - len(values)]
+            values.extend(taken)
+            if len(values) == limit and offset + len(taken) < len(kept):
+                return Page(values, Position(segment, offset + len(taken)))
+        return Page(values)
 
 
 class LocalOperationStore(OperationStore):
@@ -32,7 +70,7 @@ class LocalOperationStore(OperationStore):
         self.lock = threading.RLock()
         self.records: dict[str, OperationRecord] = {}
         self.payloads: dict[str, dict[int, bytes]] = {}
-        self.lists: dict[tuple[str, str], list[Any]] = {}
+        self.lists: dict[tuple[str, str], SegmentedList] = {}
         self.reported: dict[str, set[int]] = {}
         self.skipped: dict[str, set[int]] = {}
         self.listeners: list[Callable[[OperationRecord], None]] = []
@@ -46,6 +84,10 @@ class LocalOperationStore(OperationStore):
     def record(self, operation_id: str) -> OperationRecord | None:
         with self.lock:
             return self.records.get(operation_id)
+
+    def snapshot(self, operation_id: str) -> Snapshot | None:
+        with self.lock:  # the record and its lists, read at one moment
+            return super().snapshot(operation_id)
 
     async def asnapshot(self, operation_id: str) -> Snapshot | None:
         return self.snapshot(operation_id)  # no I/O: no thread needed
@@ -63,7 +105,8 @@ class LocalOperationStore(OperationStore):
                 return False
             reported.add(index)
             self.payloads.get(operation_id, {}).pop(index, None)
-            self._extend(operation_id, report.lists())
+            for name, values in report.lists().items():
+                self._list(operation_id, name).extend(index, values)
             record, published = after_chunk(record, report, now())
             self._save(record, published)
             return True
@@ -85,8 +128,8 @@ class LocalOperationStore(OperationStore):
             if operation_id in self.records:
                 return False
             for name, values in lists.items():
-                kept = values[:MAX_REPORTED_ERRORS] if name == "errors" else values
-                self.lists[(operation_id, name)] = list(kept)
+                restored = self.lists[(operation_id, name)] = SegmentedList(name in BY_INDEX)
+                restored.extend(0, by_index(values) if name in BY_INDEX else values)
             self.reported[operation_id] = set(reported)
             self.records[operation_id] = record = replace(record, seq=restored_seq())
             self._publish(record)
@@ -104,29 +147,41 @@ class LocalOperationStore(OperationStore):
         for listener in list(self.listeners):
             listener(record)
 
-    def _extend(self, operation_id: str, lists: dict[str, list[Any]]) -> None:
-        for name, values in lists.items():
-            kept = self.lists.setdefault((operation_id, name), [])
-            if name == "errors":
-                values = values[: MAX_REPORTED_ERRORS - len(kept)]
-            kept.extend(values)
+    def _list(self, operation_id: str, name: str) -> SegmentedList:
+        kept = self.lists.get((operation_id, name))
+        if kept is None:
+            kept = self.lists[(operation_id, name)] = SegmentedList(name in BY_INDEX)
+        return kept
 
     def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
         with self.lock:
             record = self.records[operation_id]
-            self._extend(operation_id, {"errors": errors})
+            kept = self._list(operation_id, "errors")
+            for segment, values in by_segment(errors, record.chunk_size).items():
+                kept.extend(segment, values)
             self.records[operation_id] = replace(
                 record,
                 error_count=record.error_count + len(errors),
                 processed=record.processed + len(errors),
             )
 
-    def errors(self, operation_id: str) -> list[Any]:
-        return self.id_list(operation_id, "errors")
-
-    def id_list(self, operation_id: str, name: str) -> list[Any]:
+    def page(
+        self, operation_id: str, name: str, start: Position = FIRST, limit: int = STATUS_LIST_LIMIT
+    ) -> Page:
         with self.lock:
-            return list(self.lists.get((operation_id, name), []))
+            kept = self.lists.get((operation_id, name))
+            return Page([]) if kept is None else kept.page(start, limit)
+
+    def read_page(
+        self, operation_id: str, name: str, start: Position, limit: int
+    ) -> tuple[OperationRecord, Page] | None:
+        with self.lock:  # the record and its page, read at one moment
+            return super().read_page(operation_id, name, start, limit)
+
+    async def aread_page(
+        self, operation_id: str, name: str, start: Position, limit: int
+    ) -> tuple[OperationRecord, Page] | None:
+        return self.read_page(operation_id, name, start, limit)  # no I/O: no thread needed
 
     def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:
         with self.lock:

@@ -12,14 +12,18 @@ import uuid
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
+
+from django.conf import settings
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 
 from ..actions import OPERATIONS
 from ..metrics import operation_metrics
 from ..settings import bulk_settings
 from ..writers import WriteResult
+from .lists import STATUS_LIST_LIMIT, Page, by_index
 
-MAX_REPORTED_ERRORS = 1000
 #: The id lists of an operation, named as ``WriteResult`` names them.
 ID_LISTS = tuple(f.name for f in fields(WriteResult))
 #: The counters of an operation, in the order of its status body.
@@ -175,12 +179,8 @@ class ChunkReport:
         return [(name, getattr(self.written, name)) for name in ID_LISTS]
 
     def lists(self) -> dict[str, list[Any]]:
-        """What the chunk appends to the operation's lists (errors beyond the kept ones cut)."""
-        return {
-            **dict(self.ids()),
-            "errors": self.errors[:MAX_REPORTED_ERRORS],
-            "results": self.results,
-        }
+        """What the chunk adds to the operation's lists: its segment of each (errors by index)."""
+        return {**dict(self.ids()), "errors": by_index(self.errors), "results": self.results}
 
     def to_dict(self) -> dict[str, Any]:
         """What the chunk ledger keeps of a committed chunk."""
@@ -192,12 +192,33 @@ class ChunkReport:
         return cls(data["processed"], written, data["errors"])
 
 
+PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def operation_url(operation_id: str, name: str) -> str:
+    """The URL of an operation's ``status`` or ``results`` endpoint (the default route when
+    ``django_bulk_drf.urls`` is not in the project's URLconf)."""
+    urlconf = get_urlconf() or settings.ROOT_URLCONF
+    return url_template(name, urlconf, get_script_prefix()).replace(PLACEHOLDER_ID, operation_id)
+
+
+@lru_cache(maxsize=64)
+def url_template(name: str, urlconf: str, prefix: str) -> str:
+    """The URL of ``name`` for a placeholder id, reversed once per URLconf: every status body
+    carries one, and reversing costs more than the rest of the body."""
+    try:
+        return reverse(f"bulk-operation-{name}", urlconf=urlconf, args=[PLACEHOLDER_ID])
+    except NoReverseMatch:
+        return f"/api/operations/{PLACEHOLDER_ID}/{name}/"
+
+
 def render_status(
     record: OperationRecord,
     errors: list[Any] | None = None,
     result: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The public status body of an operation, from its record."""
+    """The public status body of an operation, from its record: ``errors`` and ``result`` hold
+    the first ``STATUS_LIST_LIMIT`` values of each list; ``results_url`` pages through them all."""
     total, processed = record.total, record.processed
     status: dict[str, Any] = {
         "task_id": record.task_id,
@@ -212,13 +233,14 @@ def render_status(
         **{counter: getattr(record, counter) for counter in COUNTERS if counter != "processed"},
         "errors": errors if errors is not None else [],
         "result": result,
+        "results_url": operation_url(record.task_id, "results"),
         "created_at": isoformat(record.created_at),
         "started_at": isoformat(record.started_at) if record.started_at else None,
         "finished_at": isoformat(record.finished_at) if record.finished_at else None,
         "seq": record.seq,
         "is_async": True,
     }
-    if record.error_count > MAX_REPORTED_ERRORS:
+    if record.error_count > STATUS_LIST_LIMIT:
         status["errors_truncated"] = True
     if record.message:
         status["message"] = record.message
@@ -231,13 +253,19 @@ def render_status(
 
 @dataclass
 class Snapshot:
-    """One consistent read of an operation: record, first errors, and id lists once ended."""
+    """One consistent read of an operation: its record, the first page of its errors and, once it
+    has ended, the first page of each of its ``result_lists``."""
 
     record: OperationRecord
-    errors: list[Any]
-    lists: dict[str, list[Any]]
+    errors: Page
+    lists: dict[str, Page]
 
     def render(self) -> dict[str, Any]:
-        result = self.lists if self.record.status.is_terminal else None
-        errors = sorted(self.errors, key=lambda error: error.get("index", -1))
-        return render_status(self.record, errors, result)
+        result = None
+        if self.record.status.is_terminal:
+            result = {name: page.values for name, page in self.lists.items()}
+            if any(self.lists[name].next for name in ID_LISTS):
+                result["ids_truncated"] = True
+            if "results" in self.lists and self.lists["results"].next:
+                result["results_truncated"] = True
+        return render_status(self.record, self.errors.values, result)

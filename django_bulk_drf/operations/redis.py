@@ -1,10 +1,10 @@
 """``RedisOperationStore``: operation records in Redis (the ``default`` cache, via django-redis).
 
-Every change of a record is one Lua script that updates the counters, bumps the record's ``seq`` and
-publishes the new record on the operation's pub/sub channel, so that events arrive in ``seq`` order
-with consistent counts, and several workers reporting chunks at once add up exactly. The scripts
-receive the state machine of ``store.py`` (``RULES``, the moves and the event of each status) as
-arguments: no status is spelled in Lua.
+Every change of a record is one Lua script (``lua.py``) that updates the counters and lists, bumps
+the record's ``seq`` and publishes the new record on the operation's pub/sub channel, so that events
+arrive in ``seq`` order with consistent counts, and several workers reporting chunks at once add up
+exactly. The scripts receive the state machine of ``store.py`` as arguments: no status is spelled
+in Lua. A status read and a page of a list are one script each: one round trip.
 
 The record is a Redis hash of strings (``encode_record`` / ``decode_record``); that encoding stays
 in this module. A published message is the hash as a JSON object plus its event ``type``;
@@ -27,17 +27,22 @@ from django.conf import settings
 from .. import exactjson
 from ..settings import bulk_settings
 from .leases import RedisChunkLeases
-from .record import (
-    ID_LISTS,
-    MAX_REPORTED_ERRORS,
-    ChunkReport,
-    OperationRecord,
-    Snapshot,
-    Status,
-    isoformat,
-    now,
+from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index, by_segment
+from .lua import (
+    ADD_ERRORS,
+    ALL_LISTS,
+    MOVE,
+    ORDERED,
+    PAGE,
+    REPORT_CHUNK,
+    RESTORE,
+    RULES,
+    SNAPSHOT,
+    SNAPSHOT_ARGS,
+    lua_move,
 )
-from .store import CANCEL, COMPLETE, START, Move, OperationStore, restored_seq
+from .record import ChunkReport, OperationRecord, Snapshot, Status, isoformat, now
+from .store import Move, OperationStore, restored_seq
 
 # -- the string encoding of a record ------------------------------------------------------------
 
@@ -93,150 +98,15 @@ def decode_published(message: bytes) -> OperationRecord:
     return decode_record(orjson.loads(message))
 
 
-def lua_move(move: Move) -> dict[str, Any]:
-    encoded: dict[str, Any] = {"sources": {status.value: True for status in move.sources}}
-    if move.target is not None:
-        encoded["target"] = move.target.value
-    if move.stamp is not None:
-        encoded["stamp"] = move.stamp
-    return encoded
+def page_from(answer: list[Any]) -> Page:
+    """A ``Page`` from the ``page`` function's answer."""
+    values, following = answer
+    decoded = exactjson.loads(b"[" + b",".join(values) + b"]")  # one parse for the whole page
+    return Page(decoded, Position(*following) if following else None)
 
 
-#: The state machine, as the scripts receive it.
-RULES = orjson.dumps(
-    {
-        "start": lua_move(START),
-        "complete": lua_move(COMPLETE),
-        "cancel": lua_move(CANCEL),
-        "events": {status.value: status.event for status in Status},
-        "terminal": {status.value: True for status in Status if status.is_terminal},
-    }
-)
-#: Every list a snapshot of an ended operation may include (a record names its own).
-ALL_LISTS = (*ID_LISTS, "results")
-
-# -- Lua ----------------------------------------------------------------------------------------
-
-# Shared by the scripts: a move of the state machine, and the publication of the record.
-LUA_FUNCTIONS = """
-local function apply(record, move, status, now)
-  if not move.sources[status] then return status end
-  if move.target then
-    redis.call('HSET', record, 'status', move.target)
-    status = move.target
-  end
-  if move.stamp then redis.call('HSET', record, move.stamp, now) end
-  return status
-end
-local function publish(record, channel, events)
-  local flat = redis.call('HGETALL', record)
-  local state = {}
-  for i = 1, #flat, 2 do state[flat[i]] = flat[i + 1] end
-  state.type = events[state.status]
-  redis.call('PUBLISH', channel, cjson.encode(state))
-end
-"""
-
-REPORT_CHUNK = (
-    LUA_FUNCTIONS
-    + """
-local record, reported, payload, channel = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local chunk, now, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local rules = cjson.decode(ARGV[7])
-if redis.call('EXISTS', record) == 0 then return 0 end
-if redis.call('SADD', reported, chunk) == 0 then return 0 end
-redis.call('EXPIRE', reported, ttl)
-redis.call('HDEL', payload, chunk)
-for name, amount in pairs(cjson.decode(ARGV[4])) do
-  redis.call('HINCRBY', record, name, amount)
-end
-for name, values in pairs(cjson.decode(ARGV[5])) do
-  local key = record .. ':' .. name
-  for i = 1, #values, 500 do
-    redis.call('RPUSH', key, unpack(values, i, math.min(i + 499, #values)))
-  end
-  redis.call('EXPIRE', key, ttl)
-end
-redis.call('LTRIM', record .. ':errors', 0, tonumber(ARGV[6]) - 1)
-local status = apply(record, rules.start, redis.call('HGET', record, 'status'), now)
-if not rules.complete.sources[status] then
-  -- Counted after the operation ended: the end is published once.
-  redis.call('EXPIRE', record, ttl)
-  return 1
-end
-local done = tonumber(redis.call('HGET', record, 'chunks_done'))
-if done >= tonumber(redis.call('HGET', record, 'chunks_total')) then
-  local ending = rules.complete
-  if redis.call('HGET', record, 'cancel_requested') == '1' then ending = rules.cancel end
-  apply(record, ending, status, now)
-end
-redis.call('HINCRBY', record, 'seq', 1)
-redis.call('EXPIRE', record, ttl)
-publish(record, channel, rules.events)
-return 1
-"""
-)
-
-MOVE = (
-    LUA_FUNCTIONS
-    + """
-local record, channel = KEYS[1], KEYS[2]
-local move, rules = cjson.decode(ARGV[1]), cjson.decode(ARGV[4])
-local status = redis.call('HGET', record, 'status')
-if not status or not move.sources[status] then return 0 end
-for name, value in pairs(cjson.decode(ARGV[2])) do redis.call('HSET', record, name, value) end
-apply(record, move, status, ARGV[3])
-redis.call('HINCRBY', record, 'seq', 1)
-publish(record, channel, rules.events)
-return 1
-"""
-)
-
-RESTORE = (
-    LUA_FUNCTIONS
-    + """
-local record, reported, channel = KEYS[1], KEYS[2], KEYS[3]
-local ttl, rules = tonumber(ARGV[4]), cjson.decode(ARGV[5])
-if redis.call('EXISTS', record) == 1 then return 0 end
-for name, value in pairs(cjson.decode(ARGV[1])) do redis.call('HSET', record, name, value) end
-for name, values in pairs(cjson.decode(ARGV[2])) do
-  local key = record .. ':' .. name
-  redis.call('DEL', key)
-  for i = 1, #values, 500 do
-    redis.call('RPUSH', key, unpack(values, i, math.min(i + 499, #values)))
-  end
-  redis.call('EXPIRE', key, ttl)
-end
-local chunks = cjson.decode(ARGV[3])
-redis.call('DEL', reported)
-for i = 1, #chunks, 500 do
-  redis.call('SADD', reported, unpack(chunks, i, math.min(i + 499, #chunks)))
-end
-redis.call('EXPIRE', reported, ttl)
-redis.call('EXPIRE', record, ttl)
-publish(record, channel, rules.events)
-return 1
-"""
-)
-
-SNAPSHOT = """
-local record = redis.call('HGETALL', KEYS[1])
-if #record == 0 then return false end
-local errors = redis.call('LRANGE', KEYS[1] .. ':errors', 0, tonumber(ARGV[1]) - 1)
-local rules = cjson.decode(ARGV[2])
-local status
-for i = 1, #record, 2 do
-  if record[i] == 'status' then status = record[i + 1] end
-end
-local lists = {}
-if rules.terminal[status] then
-  for _, name in ipairs(cjson.decode(ARGV[3])) do
-    table.insert(lists, redis.call('LRANGE', KEYS[1] .. ':' .. name, 0, -1))
-  end
-end
-return {record, errors, lists}
-"""
-SNAPSHOT_ARGS = (MAX_REPORTED_ERRORS, RULES, orjson.dumps(ALL_LISTS))
+def record_from(flat: list[Any]) -> OperationRecord:
+    return decode_record(dict(zip(flat[::2], flat[1::2], strict=True)))
 
 
 def snapshot_from(answer: Any) -> Snapshot | None:
@@ -244,19 +114,24 @@ def snapshot_from(answer: Any) -> Snapshot | None:
     if not answer:
         return None
     flat, errors, lists = answer
-    record = decode_record(dict(zip(flat[::2], flat[1::2], strict=True)))
+    record = record_from(flat)
     read = dict(zip(ALL_LISTS, lists, strict=True)) if lists else {}
     return Snapshot(
         record,
-        [orjson.loads(raw) for raw in errors],
-        {name: [orjson.loads(raw) for raw in read[name]] for name in record.result_lists if read},
+        page_from(errors),
+        {name: page_from(read[name]) for name in record.result_lists if read},
     )
+
+
+def read_page_from(answer: Any) -> tuple[OperationRecord, Page] | None:
+    """The record and page from the ``PAGE`` script's answer (None: no such record)."""
+    return (record_from(answer[0]), page_from(answer[1])) if answer else None
 
 
 def encoded_lists(lists: dict[str, list[Any]]) -> bytes:
     """Lists of values as the scripts push them: each value as JSON, empty lists left out."""
     encoded = {
-        name: [orjson.dumps(value).decode() for value in values]
+        name: [exactjson.dumps(value).decode() for value in values]
         for name, values in lists.items()
         if values
     }
@@ -264,9 +139,28 @@ def encoded_lists(lists: dict[str, list[Any]]) -> bytes:
 
 
 ASYNC_MAX_CONNECTIONS = 50
-_async_snapshots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+_async_scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, Any]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def async_scripts() -> dict[str, Any]:
+    """The ``SNAPSHOT`` and ``PAGE`` scripts on an asyncio client of the running loop."""
+    loop = asyncio.get_running_loop()
+    scripts = _async_scripts.get(loop)
+    if scripts is None:
+        from redis import asyncio as aioredis
+
+        # Many requests read at once: wait for a free connection rather than fail.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            redis_url(), max_connections=ASYNC_MAX_CONNECTIONS, timeout=20
+        )
+        client = aioredis.Redis(connection_pool=pool)
+        scripts = _async_scripts[loop] = {
+            "snapshot": client.register_script(SNAPSHOT),
+            "page": client.register_script(PAGE),
+        }
+    return scripts
 
 
 def redis_url() -> str:
@@ -309,7 +203,9 @@ class RedisOperationStore(OperationStore):
         self._report_chunk = client.register_script(REPORT_CHUNK)
         self._move = client.register_script(MOVE)
         self._restore = client.register_script(RESTORE)
+        self._add_errors = client.register_script(ADD_ERRORS)
         self._snapshot = client.register_script(SNAPSHOT)
+        self._page = client.register_script(PAGE)
         self.leases = RedisChunkLeases(client, record_key)
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
@@ -333,18 +229,29 @@ class RedisOperationStore(OperationStore):
 
     async def asnapshot(self, operation_id: str) -> Snapshot | None:
         """One round trip on the event loop itself (an asyncio client per loop), no thread."""
-        loop = asyncio.get_running_loop()
-        script = _async_snapshots.get(loop)
-        if script is None:
-            from redis import asyncio as aioredis
-
-            # Many requests read at once: wait for a free connection rather than fail.
-            pool = aioredis.BlockingConnectionPool.from_url(
-                redis_url(), max_connections=ASYNC_MAX_CONNECTIONS, timeout=20
-            )
-            client = aioredis.Redis(connection_pool=pool)
-            script = _async_snapshots[loop] = client.register_script(SNAPSHOT)
+        script = async_scripts()["snapshot"]
         return snapshot_from(await script(keys=[record_key(operation_id)], args=SNAPSHOT_ARGS))
+
+    def page(
+        self, operation_id: str, name: str, start: Position = FIRST, limit: int = STATUS_LIST_LIMIT
+    ) -> Page:
+        args = [name, start.segment, start.offset, limit, 0]
+        return page_from(self._page(keys=[record_key(operation_id)], args=args)[1])
+
+    def read_page(
+        self, operation_id: str, name: str, start: Position, limit: int
+    ) -> tuple[OperationRecord, Page] | None:
+        """The record and the page in one round trip."""
+        args = [name, start.segment, start.offset, limit, 1]
+        return read_page_from(self._page(keys=[record_key(operation_id)], args=args))
+
+    async def aread_page(
+        self, operation_id: str, name: str, start: Position, limit: int
+    ) -> tuple[OperationRecord, Page] | None:
+        """``read_page`` on the event loop itself, as ``asnapshot``."""
+        args = [name, start.segment, start.offset, limit, 1]
+        script = async_scripts()["page"]
+        return read_page_from(await script(keys=[record_key(operation_id)], args=args))
 
     def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
         blob = self.client.hget(f"{record_key(operation_id)}:payload", index)
@@ -360,8 +267,8 @@ class RedisOperationStore(OperationStore):
                 bulk_settings.CACHE_TIMEOUT,
                 orjson.dumps(dict(report.increments())),
                 encoded_lists(report.lists()),
-                MAX_REPORTED_ERRORS,
                 RULES,
+                ORDERED,
             ],
         )
         return bool(counted)
@@ -379,8 +286,7 @@ class RedisOperationStore(OperationStore):
         self, record: OperationRecord, lists: dict[str, list[Any]], reported: list[int]
     ) -> bool:
         key = record_key(record.task_id)
-        if "errors" in lists:
-            lists = {**lists, "errors": lists["errors"][:MAX_REPORTED_ERRORS]}
+        lists = {name: by_index(v) if name in BY_INDEX else v for name, v in lists.items()}
         hash_ = encode_record(record) | {"seq": str(restored_seq())}
         return bool(
             self._restore(
@@ -391,31 +297,25 @@ class RedisOperationStore(OperationStore):
                     orjson.dumps(reported) if reported else "{}",
                     bulk_settings.CACHE_TIMEOUT,
                     RULES,
+                    orjson.dumps([*ALL_LISTS, "errors"]),
                 ],
             )
         )
 
     def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
-        if not errors:
-            return
         key = record_key(operation_id)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.rpush(f"{key}:errors", *[orjson.dumps(e) for e in errors[:MAX_REPORTED_ERRORS]])
-        pipe.ltrim(f"{key}:errors", 0, MAX_REPORTED_ERRORS - 1)
-        pipe.expire(f"{key}:errors", bulk_settings.CACHE_TIMEOUT)
-        pipe.hincrby(key, "error_count", len(errors))
-        pipe.hincrby(key, "processed", len(errors))
-        pipe.execute()
-
-    def errors(self, operation_id: str) -> list[Any]:
-        key = f"{record_key(operation_id)}:errors"
-        return [orjson.loads(raw) for raw in self.client.lrange(key, 0, MAX_REPORTED_ERRORS - 1)]
-
-    def id_list(self, operation_id: str, name: str) -> list[Any]:
-        return [
-            orjson.loads(raw)
-            for raw in self.client.lrange(f"{record_key(operation_id)}:{name}", 0, -1)
-        ]
+        chunk_size = self.client.hget(key, "chunk_size")
+        if not errors or chunk_size is None:
+            return
+        segments = by_segment(errors, int(chunk_size))
+        self._add_errors(
+            keys=[key],
+            args=[
+                encoded_lists({str(segment): values for segment, values in segments.items()}),
+                bulk_settings.CACHE_TIMEOUT,
+                len(errors),
+            ],
+        )
 
     def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:
         name = f"bulkdrf:idempotency:{key}"

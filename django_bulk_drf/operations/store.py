@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 
+from .lists import FIRST, STATUS_LIST_LIMIT, Page, Position
 from .record import ChunkReport, OperationRecord, Snapshot, Status
 
 LIVE = frozenset(status for status in Status if not status.is_terminal)
@@ -128,22 +129,24 @@ class OperationStore(ABC):
     def restore(
         self, record: OperationRecord, lists: dict[str, list[Any]], reported: list[int]
     ) -> bool:
-        """Put back a lost record (rebuilt from the ledger) with its id and error lists and the
-        chunks it has counted, and publish it; False when the record exists (nothing changed).
-        Its ``seq`` restarts from the clock in milliseconds, above any ``seq`` the lost record
-        reached, so that clients following the operation take the rebuilt state as news."""
+        """Put back a lost record (rebuilt from the ledger) with its lists, each in payload order,
+        and the chunks it has counted, and publish it; False when the record exists (nothing
+        changed). Its ``seq`` restarts from the clock in milliseconds, above any ``seq`` the lost
+        record reached, so that clients following the operation take the rebuilt state as news.
+        A restored list is one segment (segment 0)."""
 
     @abstractmethod
     def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
-        """Record item errors found before the chunks run (duplicate keys across chunks)."""
+        """Record item errors found before the chunks run (duplicate keys across chunks), each
+        in the segment of its item."""
 
     @abstractmethod
-    def errors(self, operation_id: str) -> list[Any]:
-        """The first ``MAX_REPORTED_ERRORS`` item errors."""
-
-    @abstractmethod
-    def id_list(self, operation_id: str, name: str) -> list[Any]:
-        """``created_ids``, ``updated_ids``, ``deleted_ids`` or ``results``."""
+    def page(
+        self, operation_id: str, name: str, start: Position = FIRST, limit: int = STATUS_LIST_LIMIT
+    ) -> Page:
+        """Up to ``limit`` values of a list (``created_ids``, ``updated_ids``, ``deleted_ids``,
+        ``results`` or ``errors``) from ``start`` on, in payload order (``lists.py``), reading
+        only the segments the page returns."""
 
     @abstractmethod
     def skip_indexes(self, operation_id: str) -> set[int]:
@@ -184,12 +187,27 @@ class OperationStore(ABC):
         return self.complete(record).render()
 
     def complete(self, record: OperationRecord) -> Snapshot:
-        """``record`` with its errors and, once ended, its id lists."""
+        """``record`` with the first page of its errors and, once ended, of its result lists."""
         operation_id = record.task_id
         lists = {}
         if record.status.is_terminal:
-            lists = {name: self.id_list(operation_id, name) for name in record.result_lists}
-        return Snapshot(record, self.errors(operation_id), lists)
+            lists = {name: self.page(operation_id, name) for name in record.result_lists}
+        return Snapshot(record, self.page(operation_id, "errors"), lists)
+
+    def read_page(
+        self, operation_id: str, name: str, start: Position, limit: int
+    ) -> tuple[OperationRecord, Page] | None:
+        """The record (whose owner may read the page) and a ``page`` of one of its lists; None
+        when the operation is unknown."""
+        record = self.record(operation_id)
+        return None if record is None else (record, self.page(operation_id, name, start, limit))
+
+    async def aread_page(
+        self, operation_id: str, name: str, start: Position, limit: int
+    ) -> tuple[OperationRecord, Page] | None:
+        """``read_page`` for async views (by default in a thread: a store may block)."""
+        read = sync_to_async(self.read_page, thread_sensitive=False)
+        return await read(operation_id, name, start, limit)
 
     def start(self, operation_id: str) -> bool:
         """The first task has planned the operation: ``pending → running``."""

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from django_bulk_drf.operations import (
-    MAX_REPORTED_ERRORS,
+    STATUS_LIST_LIMIT,
     ChunkReport,
     LocalOperationStore,
     OperationRecord,
@@ -92,18 +92,20 @@ def test_concurrent_reports_add_up_and_end_once(store):
     assert len(ends) == 1
 
 
-def test_errors_are_kept_up_to_the_limit_and_counted_beyond_it(store):
-    operation_id = staged(store)
-    refused = [{"index": i, "errors": {"id": ["Duplicate."]}} for i in range(MAX_REPORTED_ERRORS)]
+def test_every_error_is_kept_and_the_status_lists_the_first_by_index(store):
+    operation_id = staged(store, chunks=200)
+    refused = [{"index": i, "errors": {"id": ["Duplicate."]}} for i in range(1, 2000, 2)]
     store.add_errors(operation_id, refused)
-    store.set_skip_indexes(operation_id, [1, 2])
-    store.report_chunk(operation_id, 0, ChunkReport(10, errors=[{"index": 5000, "errors": {}}]))
+    store.set_skip_indexes(operation_id, [1, 3])
+    store.report_chunk(operation_id, 0, ChunkReport(10, errors=[{"index": 4, "errors": {}}]))
 
     status = store.status(operation_id)
-    assert status["error_count"] == MAX_REPORTED_ERRORS + 1
+    assert status["error_count"] == STATUS_LIST_LIMIT + 1
     assert status["errors_truncated"] is True
-    assert len(store.errors(operation_id)) == MAX_REPORTED_ERRORS
-    assert store.skip_indexes(operation_id) == {1, 2}
+    assert [error["index"] for error in status["errors"][:4]] == [1, 3, 4, 5]
+    assert len(status["errors"]) == STATUS_LIST_LIMIT
+    assert store.page(operation_id, "errors", limit=2000).values[-1]["index"] == 1999
+    assert store.skip_indexes(operation_id) == {1, 3}
 
 
 def test_the_result_lists_come_with_the_end_and_rows_only_for_a_get(store):

@@ -1,0 +1,83 @@
+"""The lists of an operation (its ids, rows and item errors), kept in payload order and read a page
+at a time.
+
+Chunks report in any order (chunk 7 may be counted before chunk 3), so a store does not keep one
+list per name in arrival order: it keeps one *segment* per chunk (the chunk's index), each in the
+chunk's own order, and an index of the segments that hold something. Reading segments in index
+order gives payload order, and a page is read from its ``Position`` (segment, offset) on, touching
+only the segments it returns: its cost depends on the page, not on the list. Item errors are kept
+in the segment of their item (``index // chunk_size``), sorted by index, so that errors found
+before the chunks ran and a chunk's own errors interleave by index.
+
+A ``Position`` travels to clients as an opaque cursor (``encode_cursor`` / ``decode_cursor``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+#: The first this many values of each list appear in a status body; the rest are paged.
+STATUS_LIST_LIMIT = 1000
+#: Values per page of ``GET operations/<id>/results/``, by default and at most.
+DEFAULT_PAGE_SIZE = 1000
+MAX_PAGE_SIZE = 10_000
+#: What a client asks the results endpoint for (``?kind=``), and the list that holds it.
+RESULT_KINDS = {
+    "created": "created_ids",
+    "updated": "updated_ids",
+    "deleted": "deleted_ids",
+    "errors": "errors",
+    "rows": "results",
+}
+#: Lists whose segments are kept sorted by the ``index`` of their values.
+BY_INDEX = frozenset({"errors"})
+
+
+class Position(NamedTuple):
+    """Where a page starts: a segment (a chunk's index) and an offset inside it."""
+
+    segment: int
+    offset: int
+
+
+FIRST = Position(0, 0)
+
+
+@dataclass(frozen=True)
+class Page:
+    """Values of a list in payload order, and where the next page starts (None: none left)."""
+
+    values: list[Any]
+    next: Position | None = None
+
+
+def encode_cursor(position: Position) -> str:
+    return base64.urlsafe_b64encode(f"{position.segment}.{position.offset}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> Position:
+    """The position ``encode_cursor`` gave; ``ValueError`` for anything else."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii")
+    except (UnicodeError, binascii.Error) as exc:
+        raise ValueError("not a cursor") from exc
+    segment, dot, offset = text.partition(".")
+    if not (dot and segment.isdigit() and offset.isdigit()):
+        raise ValueError("not a cursor")
+    return Position(int(segment), int(offset))
+
+
+def by_index(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(errors, key=lambda error: error["index"])
+
+
+def by_segment(errors: Iterable[dict[str, Any]], chunk_size: int) -> dict[int, list[Any]]:
+    """Item errors grouped by the segment (the chunk) of their item, each group by index."""
+    segments: dict[int, list[Any]] = {}
+    for error in by_index(errors):
+        segments.setdefault(error["index"] // chunk_size, []).append(error)
+    return segments
