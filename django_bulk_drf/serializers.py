@@ -166,33 +166,43 @@ class BulkItemsValidator:
         outcome.items = [item for item in outcome.items if item.index not in outcome.errors]
         return outcome
 
-    def key_errors(self, items: Sequence[Any]) -> ValidationOutcome:
-        """Errors of the items' keys over a whole payload (unreadable keys, duplicates of the
-        pk, of the conflict target or of any unique set), found without a query: the background
-        path checks them once before its chunks run, so a duplicate in a later chunk fails the
-        later item as in the sync path."""
-        outcome = ValidationOutcome()
-        objects = self._objects_only(items, outcome)
-        self._keys(objects, outcome)
-        for unique_set in self.unique_sets:
-            self._duplicate_unique_values(objects, unique_set, outcome)
-        return outcome
-
-    def _duplicate_unique_values(
-        self, objects: dict[int, dict], unique_set: UniqueSet, outcome: ValidationOutcome
-    ) -> None:
-        first_claims: set[tuple] = set()
-        for index, item in objects.items():
-            if index in outcome.errors:
-                continue
+    def claimed_keys(self, item: Any) -> list[tuple[int, tuple]]:
+        """The keys an item holds across its whole payload, found without a query, in the order
+        they are checked: ``(0, its pk or conflict target)``, then ``(n, its values of unique
+        set n)``. Keys that cannot collide (unreadable, or holding a NULL) are left out, and an
+        item whose row key is unreadable holds none (its own validation refuses it). The
+        background path claims them in payload order while it stages the payload: the first item
+        keeps a key, a later one is refused with ``duplicate_error`` (the sync path's errors)."""
+        if not isinstance(item, dict):
+            return []
+        claims: list[tuple[int, tuple]] = []
+        names = self._key_names()
+        if names:
+            row_key = self._item_key(0, item, names, ValidationOutcome())
+            if row_key is None:
+                return []
+            if None not in row_key:
+                claims.append((0, row_key))
+        for number, unique_set in enumerate(self.unique_sets, 1):
             try:
-                key = tuple(self._raw_key_value(name, item) for name in unique_set.names)
+                values = tuple(self._raw_key_value(name, item) for name in unique_set.names)
             except (ValidationError, DjangoValidationError, TypeError, KeyError):
                 continue  # an unreadable value: the item's own validation reports it
-            if key in first_claims:
-                outcome.add_error(index, {unique_set.error_key: [unique_set.message]})
-            else:
-                first_claims.add(key)
+            claims.append((number, values))
+        return claims
+
+    def duplicate_error(self, group: int, first_index: int) -> dict[str, list[str]]:
+        """The error of an item whose key ``group`` (of ``claimed_keys``) item ``first_index``
+        holds already."""
+        if group == 0:
+            return {
+                NON_FIELD_ERRORS: [
+                    f"Duplicate of item {first_index}: "
+                    f"{', '.join(self._key_names())} must be unique within the payload."
+                ]
+            }
+        unique_set = self.unique_sets[group - 1]
+        return {unique_set.error_key: [unique_set.message]}
 
     def _raw_key_value(self, name: str, item: dict) -> Any:
         """A unique-set value of a raw item, normalised by its field (related ids as given)."""

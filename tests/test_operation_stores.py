@@ -64,9 +64,6 @@ def completes(store: OperationStore, operation_id: str) -> list[Any]:
     return [
         store.create(new_record(operation_id, chunks=3), staged_chunks(3)),
         store.load_chunk(operation_id, 1),
-        store.add_errors(operation_id, [{"index": 29, "errors": {"id": ["Duplicate."]}}]),
-        store.set_skip_indexes(operation_id, [29]),
-        store.skip_indexes(operation_id),
         store.start(operation_id),
         store.start(operation_id),
         store.report_chunk(operation_id, 0, report(0)),
@@ -143,6 +140,34 @@ def reads_rows(store: OperationStore, operation_id: str) -> list[Any]:
     ]
 
 
+def is_staged(store: OperationStore, operation_id: str) -> list[Any]:
+    """Chunks staged and keys claimed before the record exists; the keys forgotten after."""
+    return [
+        store.stage_chunks(operation_id, dict(enumerate(staged_chunks(2)))),
+        store.claim_keys(operation_id, [(0, [b"a", b"b"]), (1, [b"c"]), (2, [b"c", b"d"])]),
+        # Item 3 holds "e" and finds "a" kept by item 0; "d" was never claimed (item 2 stopped).
+        store.claim_keys(operation_id, [(3, [b"e", b"a"]), (4, [b"d"]), (5, [b"e"])]),
+        store.claim_keys(operation_id, []),
+        store.end_staging(operation_id, keep_payload=True),
+        store.claim_keys(operation_id, [(6, [b"a"])]),  # forgotten: kept anew
+        store.create(new_record(operation_id, chunks=2), []),
+        store.load_chunk(operation_id, 1),
+        store.record(operation_id),
+    ]
+
+
+def is_abandoned(store: OperationStore, operation_id: str) -> list[Any]:
+    return [
+        store.stage_chunks(operation_id, dict(enumerate(staged_chunks(2)))),
+        store.claim_keys(operation_id, [(0, [b"a"]), (1, [b"a"])]),
+        store.end_staging(operation_id, keep_payload=False),
+        store.load_chunk(operation_id, 0),
+        store.claim_keys(operation_id, [(2, [b"a"])]),
+        store.end_staging(operation_id, keep_payload=False),
+        store.record(operation_id),
+    ]
+
+
 def idempotency_keys(store: OperationStore, operation_id: str) -> list[Any]:
     key = f"anonymous:{operation_id}"
     accepting = {"fingerprint": "f1", "operation_id": ""}
@@ -158,7 +183,16 @@ def idempotency_keys(store: OperationStore, operation_id: str) -> list[Any]:
     ]
 
 
-SCENARIOS = [completes, is_cancelled, fails, is_restored, reads_rows, idempotency_keys]
+SCENARIOS = [
+    completes,
+    is_cancelled,
+    fails,
+    is_restored,
+    reads_rows,
+    is_staged,
+    is_abandoned,
+    idempotency_keys,
+]
 
 
 @pytest.fixture

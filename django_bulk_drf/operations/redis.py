@@ -219,6 +219,30 @@ return 1
 """
 )
 
+# Each item's keys in turn (ARGV: item index, key count, keys…, repeated): the first item to
+# claim a key keeps it; an item that finds one of its keys kept by another claims no more.
+CLAIM_KEYS = """
+local refused, i = {}, 2
+while i <= #ARGV do
+  local index, count = ARGV[i - 1], tonumber(ARGV[i])
+  for position = 1, count do
+    local key = ARGV[i + position]
+    if redis.call('HSETNX', KEYS[1], key, index) == 0 then
+      local first = redis.call('HGET', KEYS[1], key)
+      if first ~= index then
+        table.insert(refused, tonumber(index))
+        table.insert(refused, position - 1)
+        table.insert(refused, tonumber(first))
+        break
+      end
+    end
+  end
+  i = i + count + 2
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[#ARGV]))
+return refused
+"""
+
 SNAPSHOT = """
 local record = redis.call('HGETALL', KEYS[1])
 if #record == 0 then return false end
@@ -310,6 +334,7 @@ class RedisOperationStore(OperationStore):
         self._move = client.register_script(MOVE)
         self._restore = client.register_script(RESTORE)
         self._snapshot = client.register_script(SNAPSHOT)
+        self._claim_keys = client.register_script(CLAIM_KEYS)
         self.leases = RedisChunkLeases(client, record_key)
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
@@ -346,7 +371,33 @@ class RedisOperationStore(OperationStore):
             script = _async_snapshots[loop] = client.register_script(SNAPSHOT)
         return snapshot_from(await script(keys=[record_key(operation_id)], args=SNAPSHOT_ARGS))
 
-    def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
+    def stage_chunks(self, operation_id: str, chunks: dict[int, bytes]) -> None:
+        key = f"{record_key(operation_id)}:payload"
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, mapping=chunks)
+        pipe.expire(key, bulk_settings.CACHE_TIMEOUT)
+        pipe.execute()
+
+    def claim_keys(
+        self, operation_id: str, claims: list[tuple[int, list[bytes]]]
+    ) -> list[tuple[int, int, int]]:
+        args: list[Any] = []
+        for index, keys in claims:
+            args += [index, len(keys), *keys]
+        if not args:
+            return []
+        refused = self._claim_keys(
+            keys=[f"{record_key(operation_id)}:claims"],
+            args=[*args, bulk_settings.CACHE_TIMEOUT],
+        )
+        return [tuple(refused[at : at + 3]) for at in range(0, len(refused), 3)]
+
+    def end_staging(self, operation_id: str, *, keep_payload: bool) -> None:
+        key = record_key(operation_id)
+        names = [f"{key}:claims"] if keep_payload else [f"{key}:claims", f"{key}:payload"]
+        self.client.delete(*names)
+
+    def load_chunk(self, operation_id: str, index: int) -> Any:
         blob = self.client.hget(f"{record_key(operation_id)}:payload", index)
         return None if blob is None else exactjson.loads(blob)
 
@@ -395,18 +446,6 @@ class RedisOperationStore(OperationStore):
             )
         )
 
-    def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
-        if not errors:
-            return
-        key = record_key(operation_id)
-        pipe = self.client.pipeline(transaction=True)
-        pipe.rpush(f"{key}:errors", *[orjson.dumps(e) for e in errors[:MAX_REPORTED_ERRORS]])
-        pipe.ltrim(f"{key}:errors", 0, MAX_REPORTED_ERRORS - 1)
-        pipe.expire(f"{key}:errors", bulk_settings.CACHE_TIMEOUT)
-        pipe.hincrby(key, "error_count", len(errors))
-        pipe.hincrby(key, "processed", len(errors))
-        pipe.execute()
-
     def errors(self, operation_id: str) -> list[Any]:
         key = f"{record_key(operation_id)}:errors"
         return [orjson.loads(raw) for raw in self.client.lrange(key, 0, MAX_REPORTED_ERRORS - 1)]
@@ -429,16 +468,3 @@ class RedisOperationStore(OperationStore):
 
     def release_key(self, key: str) -> None:
         self.client.delete(f"bulkdrf:idempotency:{key}")
-
-    def skip_indexes(self, operation_id: str) -> set[int]:
-        raw = self.client.smembers(f"{record_key(operation_id)}:skip")
-        return {int(value) for value in raw}
-
-    def set_skip_indexes(self, operation_id: str, indexes: list[int]) -> None:
-        if not indexes:
-            return
-        key = f"{record_key(operation_id)}:skip"
-        pipe = self.client.pipeline(transaction=True)
-        pipe.sadd(key, *indexes)
-        pipe.expire(key, bulk_settings.CACHE_TIMEOUT)
-        pipe.execute()

@@ -104,15 +104,36 @@ class OperationStore(ABC):
 
     @abstractmethod
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
-        """Save a new record and its payload, already split into serialised chunks."""
+        """Save a new record and its payload, already split into serialised chunks (none when
+        they were staged with ``stage_chunks``)."""
 
     @abstractmethod
     def record(self, operation_id: str) -> OperationRecord | None:
         """The record, or None when unknown or expired."""
 
     @abstractmethod
-    def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
-        """The items of a staged chunk, or None when it is gone."""
+    def stage_chunks(self, operation_id: str, chunks: dict[int, bytes]) -> None:
+        """Save serialised chunks of an operation being staged (its record comes with
+        ``create`` once the whole payload is staged)."""
+
+    @abstractmethod
+    def claim_keys(
+        self, operation_id: str, claims: list[tuple[int, list[bytes]]]
+    ) -> list[tuple[int, int, int]]:
+        """Claim each item's keys (``(item index, [key, ...])``, in payload order) for the
+        operation being staged; a key is kept by the first item that claims it. Returns, for
+        each item that found one of its keys kept by another, ``(item index, position of that
+        key in its list, index of the item that keeps it)``; such an item claims no further
+        key."""
+
+    @abstractmethod
+    def end_staging(self, operation_id: str, *, keep_payload: bool) -> None:
+        """Forget the keys claimed while staging, and the staged chunks unless
+        ``keep_payload`` (the operation was created; else it was abandoned)."""
+
+    @abstractmethod
+    def load_chunk(self, operation_id: str, index: int) -> Any:
+        """The value of a staged chunk (JSON, every number exact), or None when it is gone."""
 
     @abstractmethod
     def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
@@ -134,24 +155,12 @@ class OperationStore(ABC):
         reached, so that clients following the operation take the rebuilt state as news."""
 
     @abstractmethod
-    def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
-        """Record item errors found before the chunks run (duplicate keys across chunks)."""
-
-    @abstractmethod
     def errors(self, operation_id: str) -> list[Any]:
         """The first ``MAX_REPORTED_ERRORS`` item errors."""
 
     @abstractmethod
     def id_list(self, operation_id: str, name: str) -> list[Any]:
         """``created_ids``, ``updated_ids``, ``deleted_ids`` or ``results``."""
-
-    @abstractmethod
-    def skip_indexes(self, operation_id: str) -> set[int]:
-        """Items left out before the chunks run (reported as errors already)."""
-
-    @abstractmethod
-    def set_skip_indexes(self, operation_id: str, indexes: list[int]) -> None:
-        """Leave these items out when their chunks run."""
 
     @abstractmethod
     def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:

@@ -95,15 +95,13 @@ def test_concurrent_reports_add_up_and_end_once(store):
 def test_errors_are_kept_up_to_the_limit_and_counted_beyond_it(store):
     operation_id = staged(store)
     refused = [{"index": i, "errors": {"id": ["Duplicate."]}} for i in range(MAX_REPORTED_ERRORS)]
-    store.add_errors(operation_id, refused)
-    store.set_skip_indexes(operation_id, [1, 2])
-    store.report_chunk(operation_id, 0, ChunkReport(10, errors=[{"index": 5000, "errors": {}}]))
+    store.report_chunk(operation_id, 0, ChunkReport(10, errors=refused))
+    store.report_chunk(operation_id, 1, ChunkReport(10, errors=[{"index": 5000, "errors": {}}]))
 
     status = store.status(operation_id)
     assert status["error_count"] == MAX_REPORTED_ERRORS + 1
     assert status["errors_truncated"] is True
     assert len(store.errors(operation_id)) == MAX_REPORTED_ERRORS
-    assert store.skip_indexes(operation_id) == {1, 2}
 
 
 def test_the_result_lists_come_with_the_end_and_rows_only_for_a_get(store):
