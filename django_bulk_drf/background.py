@@ -42,8 +42,8 @@ from rest_framework.request import Request
 
 from .actions import OPERATIONS
 from .backends import bulk_backend
-from .execution import execute_payload, read_rows
-from .models import ChunkLedger
+from .execution import execute_payload, payload_validator, read_rows
+from .models import RECORD_ROW, ChunkLedger
 from .operations import (
     ID_LISTS,
     ChunkReport,
@@ -54,14 +54,12 @@ from .operations import (
     now,
 )
 from .payloads import BulkPayload
-from .serializers import NON_FIELD_ERRORS
+from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
 from .settings import bulk_settings
 from .staging import StagedChunk
 
 logger = logging.getLogger(__name__)
 
-#: The ledger row that holds a copy of the operation's record rather than a chunk.
-RECORD_ROW = -1
 #: Items of one run of chunks at most, and runs of an operation at least (``runs``).
 RUN_ITEMS = 5000
 FEWEST_RUNS = 16
@@ -152,7 +150,7 @@ def process_chunk(
     request's viewset rebuilt once for them all; a chunk already committed is reported, not
     redone, and one already reported is passed over."""
     store = store or get_operation_store()
-    viewset = None
+    viewset = validator = None
     for chunk_index in range(index, index + count):
         started = time.perf_counter()
         record = store.record(operation_id)
@@ -166,9 +164,12 @@ def process_chunk(
         staged = store.load_chunk(operation_id, chunk_index)
         if staged is None:
             continue  # reported already: the record drops a chunk's payload when it counts it
-        viewset = viewset or rebuild_viewset(record)
+        if viewset is None:
+            viewset = rebuild_viewset(record)
+            payload = payload_of(record, [])
+            validator = payload_validator(viewset, payload) if payload.kind.validates else None
         chunk = StagedChunk.decode(staged)
-        report = apply_chunk(viewset, record, chunk_index, chunk)
+        report = apply_chunk(viewset, record, chunk_index, chunk, validator)
         report.work_ms = int((time.perf_counter() - started) * 1000)
         counted = store.report_chunk(operation_id, chunk_index, report)
         if not counted and store.record(operation_id) is None:
@@ -178,11 +179,15 @@ def process_chunk(
 
 
 def apply_chunk(
-    viewset: Any, record: OperationRecord, index: int, chunk: StagedChunk
+    viewset: Any,
+    record: OperationRecord,
+    index: int,
+    chunk: StagedChunk,
+    validator: BulkItemsValidator | None = None,
 ) -> ChunkReport:
     """One chunk in one transaction, with its ledger row; a database refusal rolls back this
     chunk only and reports each of its items. Items refused while staging are reported with the
-    chunk's own errors."""
+    chunk's own errors. ``validator``: the run's (``execute_payload``)."""
     if OPERATIONS[record.operation].reads:
         return ChunkReport(len(chunk.items), results=read_rows(viewset, chunk.items))
     operation_id = record.task_id
@@ -194,13 +199,15 @@ def apply_chunk(
     backend = bulk_backend(db)
     try:
         with transaction.atomic(using=db):
-            backend.set_statement_timeout(bulk_settings.QUERY_TIMEOUT)
-            if ended_from_ledger(db, operation_id):
+            timeout = bulk_settings.QUERY_TIMEOUT
+            ended, applied = ChunkLedger.open_chunk(db, operation_id, index, timeout)
+            if ended:
                 raise OperationLost(f"Operation {operation_id} was ended from its ledger.")
-            applied = ChunkLedger.claim(db, operation_id, index)
             if applied is not None:
                 return ChunkReport.from_dict(applied.outcome)
-            outcome = execute_payload(viewset, payload, skip_invalid=True, index_map=index_map)
+            outcome = execute_payload(
+                viewset, payload, skip_invalid=True, index_map=index_map, validator=validator
+            )
             report = ChunkReport(
                 len(chunk.items), outcome, by_index(outcome.errors + chunk.refused)
             )
@@ -265,16 +272,6 @@ def forget_old_ledger_rows(db: str) -> None:
     """Ledger rows are needed while their operation can be redelivered or inspected."""
     horizon = timezone.now() - timedelta(seconds=bulk_settings.CACHE_TIMEOUT)
     ChunkLedger.objects.using(db).filter(committed_at__lt=horizon).delete()
-
-
-def ended_from_ledger(db: str, operation_id: str) -> bool:
-    """Whether the operation was ended from its ledger (its record was lost). Called in a chunk's
-    transaction: the share lock it takes on the record's copy makes a rebuild wait for the chunk
-    to commit, and a chunk that comes after the rebuild writes nothing."""
-    copies = bulk_backend(db).read_share_locked(
-        ChunkLedger.objects.using(db).filter(operation_id=operation_id, chunk_index=RECORD_ROW)
-    )
-    return any(copy.outcome.get("ended") for copy in copies)
 
 
 def recover_operation(

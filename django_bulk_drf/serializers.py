@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Q
 from rest_framework.exceptions import ValidationError
-from rest_framework.fields import empty
+from rest_framework.fields import CharField, IntegerField, empty
 from rest_framework.relations import PrimaryKeyRelatedField
 from rest_framework.settings import api_settings
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
@@ -169,27 +170,75 @@ class BulkItemsValidator:
     def claimed_keys(self, item: Any) -> list[tuple[int, tuple]]:
         """The keys an item holds across its whole payload, found without a query, in the order
         they are checked: ``(0, its pk or conflict target)``, then ``(n, its values of unique
-        set n)``. Keys that cannot collide (unreadable, or holding a NULL) are left out, and an
-        item whose row key is unreadable holds none (its own validation refuses it). The
-        background path claims them in payload order while it stages the payload: the first item
-        keeps a key, a later one is refused with ``duplicate_error`` (the sync path's errors)."""
+        set n)``, each normalised as ``validate`` normalises it. Keys that cannot collide
+        (unreadable, or holding a NULL) are left out, and an item whose row key is unreadable
+        holds none (its own validation refuses it). The background path claims them in payload
+        order while it stages the payload: the first item keeps a key, a later one is refused
+        with ``duplicate_error`` (the sync path's errors)."""
         if not isinstance(item, dict):
             return []
+        row_key, unique_sets = self._key_readers
         claims: list[tuple[int, tuple]] = []
-        names = self._key_names()
-        if names:
-            row_key = self._item_key(0, item, names, ValidationOutcome())
-            if row_key is None:
-                return []
-            if None not in row_key:
-                claims.append((0, row_key))
-        for number, unique_set in enumerate(self.unique_sets, 1):
+        if row_key:
+            values = []
+            for name, read in row_key:
+                raw = item.get(name, empty)
+                if raw is empty and self.row_key is RowKey.PK:
+                    return []  # the item's validation refuses it
+                if raw is empty or raw is None:
+                    if not self._validates_field(name):
+                        return []  # the item's validation refuses it
+                    values.append(None)  # a new row
+                    continue
+                try:
+                    values.append(read(raw))
+                except (ValidationError, DjangoValidationError):
+                    return []
+            if None not in values:
+                claims.append((0, tuple(values)))
+        for number, readers in unique_sets:
             try:
-                values = tuple(self._raw_key_value(name, item) for name in unique_set.names)
+                values = [read(item[name]) for name, read in readers]
             except (ValidationError, DjangoValidationError, TypeError, KeyError):
-                continue  # an unreadable value: the item's own validation reports it
-            claims.append((number, values))
+                continue  # an unreadable value (or a NULL): the item's own validation sees it
+            claims.append((number, tuple(values)))
         return claims
+
+    @cached_property
+    def _key_readers(self) -> tuple[list[tuple[str, Any]], list[tuple[int, list]]]:
+        """How ``claimed_keys`` reads each value: ``_key_value``'s conversion, with the plain
+        JSON value taken as it is where the conversion would return it unchanged."""
+        fields = dict(self.child.fields)
+
+        def reader(name: str, related_as_text: bool) -> Any:
+            field = fields.get(name)
+            if related_as_text and isinstance(field, PrimaryKeyRelatedField):
+                return str
+            if field is None or field.read_only:
+                return self.model._meta.get_field(name).to_python
+            convert = field.to_internal_value
+            if type(field) is CharField and field.trim_whitespace:
+                return lambda raw: raw.strip() if type(raw) is str else convert(raw)
+            if type(field) is IntegerField:
+                return lambda raw: raw if type(raw) is int else convert(raw)
+            return convert
+
+        def unique_reader(name: str) -> Any:
+            read = reader(name, related_as_text=True)
+
+            def read_unique(raw: Any) -> Any:
+                if raw is None:
+                    raise KeyError(name)  # NULLs never collide
+                return read(raw)
+
+            return read_unique
+
+        row_key = [(name, reader(name, related_as_text=False)) for name in self._key_names()]
+        unique_sets = [
+            (number, [(name, unique_reader(name)) for name in unique_set.names])
+            for number, unique_set in enumerate(self.unique_sets, 1)
+        ]
+        return row_key, unique_sets
 
     def duplicate_error(self, group: int, first_index: int) -> dict[str, list[str]]:
         """The error of an item whose key ``group`` (of ``claimed_keys``) item ``first_index``
@@ -203,15 +252,6 @@ class BulkItemsValidator:
             }
         unique_set = self.unique_sets[group - 1]
         return {unique_set.error_key: [unique_set.message]}
-
-    def _raw_key_value(self, name: str, item: dict) -> Any:
-        """A unique-set value of a raw item, normalised by its field (related ids as given)."""
-        raw = item[name]
-        if raw is None:
-            raise KeyError(name)  # NULLs never collide
-        if isinstance(self.child.fields.get(name), PrimaryKeyRelatedField):
-            return str(raw)
-        return self._key_value(name, raw)
 
     # -- steps ----------------------------------------------------------------------------------
 

@@ -219,27 +219,30 @@ return 1
 """
 )
 
-# Each item's keys in turn (ARGV: item index, key count, keys…, repeated): the first item to
-# claim a key keeps it; an item that finds one of its keys kept by another claims no more.
+# Each item's keys in turn: the first item to claim a key keeps it; an item that finds one of its
+# keys kept by another claims no more. ARGV: the first item's index, one byte per item (its number
+# of keys), the keys end to end, the expiry, the length of a key.
 CLAIM_KEYS = """
-local refused, i = {}, 2
-while i <= #ARGV do
-  local index, count = ARGV[i - 1], tonumber(ARGV[i])
+local first, counts, keys = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local size, at, refused = tonumber(ARGV[5]), 1, {}
+for i = 1, #counts do
+  local index = tostring(first + i - 1)
+  local count = string.byte(counts, i)
   for position = 1, count do
-    local key = ARGV[i + position]
+    local key = string.sub(keys, at + (position - 1) * size, at + position * size - 1)
     if redis.call('HSETNX', KEYS[1], key, index) == 0 then
-      local first = redis.call('HGET', KEYS[1], key)
-      if first ~= index then
-        table.insert(refused, tonumber(index))
+      local kept_by = redis.call('HGET', KEYS[1], key)
+      if kept_by ~= index then
+        table.insert(refused, first + i - 1)
         table.insert(refused, position - 1)
-        table.insert(refused, tonumber(first))
+        table.insert(refused, tonumber(kept_by))
         break
       end
     end
   end
-  i = i + count + 2
+  at = at + count * size
 end
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[#ARGV]))
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
 return refused
 """
 
@@ -381,14 +384,17 @@ class RedisOperationStore(OperationStore):
     def claim_keys(
         self, operation_id: str, claims: list[tuple[int, list[bytes]]]
     ) -> list[tuple[int, int, int]]:
-        args: list[Any] = []
-        for index, keys in claims:
-            args += [index, len(keys), *keys]
-        if not args:
+        if not claims:
             return []
+        first = claims[0][0]
+        counts = bytearray(claims[-1][0] - first + 1)
+        for index, keys in claims:
+            counts[index - first] = len(keys)
+        size = len(claims[0][1][0])
+        packed = b"".join(key for _, keys in claims for key in keys)
         refused = self._claim_keys(
             keys=[f"{record_key(operation_id)}:claims"],
-            args=[*args, bulk_settings.CACHE_TIMEOUT],
+            args=[first, bytes(counts), packed, bulk_settings.CACHE_TIMEOUT, size],
         )
         return [tuple(refused[at : at + 3]) for at in range(0, len(refused), 3)]
 

@@ -120,11 +120,11 @@ class OperationStore(ABC):
     def claim_keys(
         self, operation_id: str, claims: list[tuple[int, list[bytes]]]
     ) -> list[tuple[int, int, int]]:
-        """Claim each item's keys (``(item index, [key, ...])``, in payload order) for the
-        operation being staged; a key is kept by the first item that claims it. Returns, for
-        each item that found one of its keys kept by another, ``(item index, position of that
-        key in its list, index of the item that keeps it)``; such an item claims no further
-        key."""
+        """Claim each item's keys (``(item index, [key, ...])``, in payload order; keys of one
+        length, fewer than 256 an item) for the operation being staged; a key is kept by the
+        first item that claims it. Returns, for each item that found one of its keys kept by
+        another, ``(item index, position of that key in its list, index of the item that keeps
+        it)``; such an item claims no further key."""
 
     @abstractmethod
     def end_staging(self, operation_id: str, *, keep_payload: bool) -> None:
