@@ -48,8 +48,9 @@ class ChunkLedger(models.Model):
         Returns whether the operation was ended from its ledger (its record was lost: nothing may
         be written; the share lock makes such an ending, ``background.recover_operation``, wait
         for the chunks in flight to commit), and None when the chunk is this run's to apply, or
-        the row of the run that applied it already. A concurrent run of the same chunk waits on the unique index until
-        the first one commits (and then finds its row) or rolls back (and then claims it).
+        the row of the run that applied it already. A concurrent run of the same chunk waits on
+        the unique index until the first one commits (and then finds its row) or rolls back (and
+        then claims it).
         """
         values = {
             "operation_id": operation_id,

@@ -4,7 +4,9 @@ One serializer instance (the "child", as in DRF's ``ListSerializer``) validates 
 field, ``validate_<field>`` and ``validate()`` hooks all run. What DRF would do with one query per
 item is done here with one query per batch:
 
-- existing rows are fetched at once (by ``id`` or by the upsert conflict target);
+- existing rows are fetched at once (by ``id`` or by the upsert conflict target), as full model
+  instances only when the serializer's validation may read ``serializer.instance``; else with
+  the columns the write needs (``rows.py``);
 - ``PrimaryKeyRelatedField`` values are resolved with one ``in_bulk`` per field;
 - ``UniqueValidator`` / ``UniqueTogetherValidator`` are replaced by a batched check that also
   catches duplicates inside the payload.
@@ -19,7 +21,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
-from django.db.models import Q
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import CharField, IntegerField, empty
 from rest_framework.relations import PrimaryKeyRelatedField
@@ -27,20 +28,35 @@ from rest_framework.settings import api_settings
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
 from .actions import OperationKind, RowKey
-from .fastpath import fast_validator_for
+from .fastpath import REFUSED, fast_validator_for
+from .rows import BatchedPrimaryKeyLookup, StoredRow, chunked, key_filter, read_rows
 
 NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
-# Keys per lookup query: under the bind-parameter limits of PostgreSQL and SQLite 3.32+.
-LOOKUP_CHUNK = 10_000
 
 
-@dataclass
 class ValidatedItem:
-    """One valid item: its position in the payload, its validated data and the row it changes."""
+    """One valid item: its position in the payload, its validated data and the stored row it
+    changes (``stored``, or as a model instance ``instance``; None for a new row)."""
 
-    index: int
-    data: dict[str, Any]
-    instance: models.Model | None = None
+    __slots__ = ("index", "data", "stored")
+
+    def __init__(
+        self,
+        index: int,
+        data: dict[str, Any],
+        instance: models.Model | None = None,
+        *,
+        stored: StoredRow | None = None,
+    ) -> None:
+        self.index = index
+        self.data = data
+        self.stored = StoredRow.of(instance) if instance is not None else stored
+
+    @property
+    def instance(self) -> models.Model | None:
+        """The stored row as a model instance (built on first use when only the columns the
+        write needs were read: the other fields then load on access, one query each)."""
+        return self.stored.instance if self.stored is not None else None
 
     @property
     def present_fields(self) -> frozenset[str]:
@@ -100,20 +116,6 @@ def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]
     return list(dict.fromkeys(targets))
 
 
-def key_filter(names: Sequence[str], keys: Iterable[tuple]) -> Q:
-    """A filter matching at least the rows with these keys: one ``IN`` list per field, which
-    compiles and plans far faster than an ``OR`` of ``AND`` terms. Callers match exact tuples."""
-    keys = list(keys)
-    return Q(
-        **{f"{name}__in": {key[position] for key in keys} for position, name in enumerate(names)}
-    )
-
-
-def chunked(values: Sequence, size: int = LOOKUP_CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 class BulkItemsValidator:
     """Validates a list of items for one bulk operation of a viewset.
 
@@ -142,9 +144,11 @@ class BulkItemsValidator:
         self.db = self.scoped_queryset.db
         self.pk_name = self.model._meta.pk.name
         self.child = viewset.get_serializer(partial=partial)
+        self.writable = {name: f for name, f in self.child.fields.items() if not f.read_only}
         self.unique_sets = self._take_unique_validators() if batch_queries else []
-        fast = fast_validator_for(self.child) if batch_queries else None
-        self.run_child_validation = fast or self.child.run_validation
+        self.fast = fast_validator_for(self.child) if batch_queries else None
+        # Rows as plain columns when nothing in the validation can read serializer.instance.
+        self.lean_rows = self.fast is not None and not self.fast.reads_instance
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -153,14 +157,14 @@ class BulkItemsValidator:
         outcome = ValidationOutcome()
         objects = self._objects_only(items, outcome)
         keys = self._keys(objects, outcome)
-        existing = self._existing_rows(keys, outcome)
+        existing = self._existing_rows(keys, self._row_columns(objects), outcome)
         if self.batch_queries:
             self._batch_related_lookups(objects.values())
         for index, item in objects.items():
             if index in outcome.errors:
                 continue
-            instance = existing.get(keys.get(index))
-            validated = self._validate_item(index, item, instance, outcome)
+            stored = existing.get(keys.get(index))
+            validated = self._validate_item(index, item, stored, outcome)
             if validated is not None:
                 outcome.items.append(validated)
         self._check_unique_sets(outcome)
@@ -208,20 +212,19 @@ class BulkItemsValidator:
     def _key_readers(self) -> tuple[list[tuple[str, Any]], list[tuple[int, list]]]:
         """How ``claimed_keys`` reads each value: ``_key_value``'s conversion, with the plain
         JSON value taken as it is where the conversion would return it unchanged."""
-        fields = dict(self.child.fields)
 
         def reader(name: str, related_as_text: bool) -> Any:
-            field = fields.get(name)
+            field = self.writable.get(name)
             if related_as_text and isinstance(field, PrimaryKeyRelatedField):
                 return str
-            if field is None or field.read_only:
+            if field is None:
                 return self.model._meta.get_field(name).to_python
             convert = field.to_internal_value
             if type(field) is CharField and field.trim_whitespace:
                 return lambda raw: raw.strip() if type(raw) is str else convert(raw)
             if type(field) is IntegerField:
                 return lambda raw: raw if type(raw) is int else convert(raw)
-            return convert
+            return lambda raw: plain_value(convert(raw))
 
         def unique_reader(name: str) -> Any:
             read = reader(name, related_as_text=True)
@@ -317,7 +320,7 @@ class BulkItemsValidator:
                 values.append(None)
                 continue
             try:
-                values.append(self._key_value(name, raw))
+                values.append(plain_value(self._key_value(name, raw)))
             except (ValidationError, DjangoValidationError) as exc:
                 detail = exc.detail if isinstance(exc, ValidationError) else exc.messages
                 errors[name] = detail if isinstance(detail, list) else [detail]
@@ -327,28 +330,46 @@ class BulkItemsValidator:
         return tuple(values)
 
     def _validates_field(self, name: str) -> bool:
-        serializer_field = self.child.fields.get(name)
-        return serializer_field is not None and not serializer_field.read_only
+        return name in self.writable
 
     def _key_value(self, name: str, raw: Any) -> Any:
-        serializer_field = self.child.fields.get(name)
-        if serializer_field is not None and not serializer_field.read_only:
+        serializer_field = self.writable.get(name)
+        if serializer_field is not None:
             return serializer_field.to_internal_value(raw)
         model_field = self.model._meta.get_field(name)
         return model_field.to_python(raw)
 
+    def _row_columns(self, objects: dict[int, dict]) -> list[str] | None:
+        """The columns (attnames) to read of the stored rows, or None for full instances: the
+        primary key, the lookup key, the unique sets' fields and, for an upsert, every column
+        of the insert that some item leaves out (its stored value fills the proposed row)."""
+        if not self.lean_rows:
+            return None
+        opts = self.model._meta
+        names = [self.pk_name, *self._key_names()]
+        names += [source for unique_set in self.unique_sets for source in unique_set.sources]
+        if self.row_key is RowKey.UNIQUE_FIELDS:
+            sources = {name: f.source for name, f in self.writable.items()}
+            stamped = ("auto_now", "auto_now_add")  # set by the write itself
+            inserted = [
+                f.name
+                for f in opts.local_concrete_fields
+                if not f.primary_key and not any(getattr(f, flag, False) for flag in stamped)
+            ]
+            for present in {frozenset(item) for item in objects.values()}:
+                carried = {sources[name] for name in present if name in sources}
+                names += [name for name in inserted if name not in carried]
+        return list(dict.fromkeys(opts.get_field(name).attname for name in names))
+
     def _existing_rows(
-        self, keys: dict[int, tuple], outcome: ValidationOutcome
-    ) -> dict[tuple, models.Model]:
+        self, keys: dict[int, tuple], columns: list[str] | None, outcome: ValidationOutcome
+    ) -> dict[tuple, StoredRow]:
         """Rows the items name, from the viewset's queryset (scoped), fetched in batches."""
         if not keys:
             return {}
         names = self._key_names()
         wanted = [key for key in dict.fromkeys(keys.values()) if None not in key]
-        existing: dict[tuple, models.Model] = {}
-        for chunk in chunked(wanted):
-            for row in self.scoped_queryset.filter(key_filter(names, chunk)):
-                existing[tuple(getattr(row, name) for name in names)] = row
+        existing = read_rows(self.scoped_queryset, names, wanted, columns)
         if self.row_key is RowKey.PK:
             for index, key in keys.items():
                 if key not in existing:
@@ -358,7 +379,7 @@ class BulkItemsValidator:
         return existing
 
     def _refuse_rows_outside_scope(
-        self, keys: dict[int, tuple], existing: dict[tuple, models.Model], outcome
+        self, keys: dict[int, tuple], existing: dict[tuple, StoredRow], outcome
     ) -> None:
         """An upsert must not update a row the viewset's queryset does not show."""
         names = self._key_names()
@@ -378,29 +399,34 @@ class BulkItemsValidator:
                 )
 
     def _validate_item(
-        self, index: int, item: dict, instance: models.Model | None, outcome: ValidationOutcome
+        self, index: int, item: dict, stored: StoredRow | None, outcome: ValidationOutcome
     ) -> ValidatedItem | None:
-        if self.row_key is RowKey.UNIQUE_FIELDS and instance is None:
+        if self.row_key is RowKey.UNIQUE_FIELDS and stored is None:
             partial = False
         else:
             partial = self.partial
-        self.child.instance = instance
         self.child.partial = partial
+        # The compiled path reads the instance only when not lean; DRF always gets it.
+        if stored is not None and not self.lean_rows:
+            self.child.instance = stored.instance
         try:
-            data = self.run_child_validation(item)
+            data = self.fast.fast(item) if self.fast is not None else REFUSED
+            if data is REFUSED:
+                self.child.instance = stored.instance if stored is not None else None
+                data = self.child.run_validation(item)
         except ValidationError as exc:
             outcome.add_error(index, exc.detail)
             return None
         finally:
             self.child.instance = None
-        if instance is None:
+        if stored is None:
             missing = self._missing_unique_fields(data)
             if missing:
                 outcome.add_error(index, missing)
                 return None
         if self.row_key is RowKey.UNIQUE_FIELDS and self.pk_name in self.unique_fields:
             data.setdefault(self.pk_name, self._key_value(self.pk_name, item[self.pk_name]))
-        return ValidatedItem(index=index, data=dict(data), instance=instance)
+        return ValidatedItem(index, dict(data), stored=stored)
 
     # -- batched relation lookups ---------------------------------------------------------------
 
@@ -417,7 +443,7 @@ class BulkItemsValidator:
                 for item in items
                 if item.get(name) is not None and not isinstance(item[name], dict | list)
             }
-            resolve = _BatchedPrimaryKeyLookup(serializer_field, raw_values)
+            resolve = BatchedPrimaryKeyLookup(serializer_field, raw_values)
             serializer_field.to_internal_value = resolve
 
     # -- batched uniqueness ---------------------------------------------------------------------
@@ -484,60 +510,32 @@ class BulkItemsValidator:
             taken = manager.filter(key_filter(sources, chunk)).values_list("pk", *sources)
             for pk, *values in taken:
                 item = claims.get(tuple(values))
-                if item is not None and (item.instance is None or item.instance.pk != pk):
+                if item is not None and (item.stored is None or item.stored.pk != pk):
                     outcome.add_error(item.index, {unique_set.error_key: [unique_set.message]})
 
-    @staticmethod
-    def _unique_value(item: ValidatedItem, sources: Sequence[str]) -> tuple | None:
-        """The values an item claims for a unique set, or None when there is nothing to check."""
+    def _unique_value(self, item: ValidatedItem, sources: Sequence[str]) -> tuple | None:
+        """The values an item claims for a unique set (a related row by its id), or None when
+        there is nothing to check."""
+        opts = self.model._meta
+        stored = item.stored
         values = []
         for source in sources:
             if source in item.data:
-                values.append(item.data[source])
-            elif item.instance is not None:
-                values.append(getattr(item.instance, source))
+                values.append(plain_value(item.data[source]))
+            elif stored is not None:
+                values.append(stored.value(opts.get_field(source).attname))
             else:
                 return None
         if any(value is None for value in values):
             return None
-        if item.instance is not None and all(
-            getattr(item.instance, source) == value
+        if stored is not None and all(
+            stored.value(opts.get_field(source).attname) == value
             for source, value in zip(sources, values, strict=True)
         ):
             return None
-        return tuple(v.pk if isinstance(v, models.Model) else v for v in values)
+        return tuple(values)
 
 
-class _BatchedPrimaryKeyLookup:
-    """Stands in for ``PrimaryKeyRelatedField.to_internal_value`` with prefetched rows."""
-
-    def __init__(self, serializer_field: PrimaryKeyRelatedField, raw_values: set) -> None:
-        self.serializer_field = serializer_field
-        queryset = serializer_field.get_queryset()
-        pk_field = queryset.model._meta.pk
-        self.rows: dict[Any, models.Model] = {}
-        normalised = {}
-        for raw in raw_values:
-            try:
-                normalised[raw] = pk_field.to_python(raw)
-            except (DjangoValidationError, TypeError):
-                continue
-        for chunk in chunked(list(set(normalised.values()))):
-            self.rows.update(queryset.in_bulk(chunk))
-        self.normalised = normalised
-
-    def __call__(self, data: Any) -> models.Model:
-        if isinstance(data, bool):
-            self.serializer_field.fail("incorrect_type", data_type=type(data).__name__)
-        try:
-            pk = self.normalised[data] if data in self.normalised else None
-        except TypeError:
-            pk = None
-        if pk is None:
-            if isinstance(data, dict | list):
-                self.serializer_field.fail("incorrect_type", data_type=type(data).__name__)
-            self.serializer_field.fail("does_not_exist", pk_value=data)
-        row = self.rows.get(pk)
-        if row is None:
-            self.serializer_field.fail("does_not_exist", pk_value=data)
-        return row
+def plain_value(value: Any) -> Any:
+    """A key value as the database column holds it: a related row by its primary key."""
+    return value.pk if isinstance(value, models.Model) else value

@@ -74,7 +74,7 @@ def proposed_row(model: type[models.Model], item: ValidatedItem) -> models.Model
     For a row that exists, its stored values fill the columns the item omits: the database checks
     NOT NULL on the proposed row before the conflict turns it into an update of the given fields.
     """
-    if item.instance is None:
+    if item.stored is None:
         return build_instance(model, item.data)
     instance = copy.copy(item.instance)
     for model_field in model_fields_for(model, item.data):
@@ -118,7 +118,7 @@ def update_rows(
         names = list(dict.fromkeys(names))
         if names:
             manager.bulk_update(instances, names, batch_size=batch_size)
-    return WriteResult(updated_ids=[item.instance.pk for item in items])
+    return WriteResult(updated_ids=[item.stored.pk for item in items])
 
 
 def _attname_value(model_field: models.Field, data: dict[str, Any]) -> Any:
@@ -161,10 +161,10 @@ def upsert_rows(
         return write_in_batches(writer, items, batch_size)
     ordered = in_key_order(items, unique_fields)
     result = update_rows(
-        queryset, [item for item in ordered if item.instance is not None], batch_size
+        queryset, [item for item in ordered if item.stored is not None], batch_size
     )
     result.merge(
-        create_rows(queryset, [item for item in ordered if item.instance is None], batch_size)
+        create_rows(queryset, [item for item in ordered if item.stored is None], batch_size)
     )
     return result
 
@@ -228,7 +228,7 @@ class InsertStatement:
             created = [pk for pk, inserted in returned if inserted]
             updated = [pk for pk, inserted in returned if not inserted]
             return WriteResult(created_ids=created, updated_ids=updated)
-        existed = {item.instance.pk for item in items if item.instance is not None}
+        existed = {item.stored.pk for item in items if item.stored is not None}
         pks = [row[0] for row in returned]
         return WriteResult(
             created_ids=[pk for pk in pks if pk not in existed],
@@ -257,10 +257,10 @@ class RowBuilder:
     """The database values of the row each item proposes, in column order.
 
     When the backend's driver takes the columns' Python values as they are (built-in field types
-    on PostgreSQL), values are taken straight from the validated data (or the stored row, or the
-    model default) without building model instances; ``auto_now`` columns get one timestamp per
-    batch. Otherwise they go through Django's ``pre_save`` and ``get_db_prep_save`` on a model
-    instance, as ``Model.save()`` would.
+    on PostgreSQL), values are taken straight from the validated data (or the stored row's
+    columns, as the validator read them, or the model default) without building model instances;
+    ``auto_now`` columns get one timestamp per batch. Otherwise they go through Django's
+    ``pre_save`` and ``get_db_prep_save`` on a model instance, as ``Model.save()`` would.
     """
 
     def __init__(
@@ -294,7 +294,7 @@ class RowBuilder:
 
     def _direct_row(self, item: ValidatedItem, stamped: dict[str, Any]) -> tuple:
         data = item.data
-        instance = item.instance
+        stored = item.stored
         values = []
         for model_field in self.columns:
             name = model_field.name
@@ -304,8 +304,8 @@ class RowBuilder:
                 value = data[name]
                 if isinstance(value, models.Model):
                     value = value.pk
-            elif instance is not None:
-                value = getattr(instance, model_field.attname)
+            elif stored is not None:
+                value = stored.value(model_field.attname)
             else:
                 value = model_field.get_default()
             if value is not None and not isinstance(value, self.passthrough_types):

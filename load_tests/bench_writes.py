@@ -30,18 +30,29 @@ on two servers started side by side: the demo as deployed (its database connecti
 Django's pool) and the same server without the pool (``DATABASE_POOL_MAX_SIZE=0``: a new
 PostgreSQL connection per request). ``--latency-requests`` requests of each kind go to each server,
 one at a time, the servers taking turns so that both see the same moments of a noisy machine.
+
+A third table compares, in the same run, this project with the published django-bulk-drf 0.2.91
+(served by its own uvicorn when its virtualenv is present: see ``load_tests/peer.py``; skipped
+with the reason otherwise, or with ``--no-peer``) and the hand-written view: p50 of a 50-row
+upsert and of a single-object create (``--comparison-requests`` each, all kinds interleaved),
+rows/s of a 1,000-row upsert into an empty and a full table (``--runs`` each; the sync limit is
+raised in ``load_tests.settings``), and validation alone in items/s (``load_tests.validation``).
+The hand-written view is measured on both servers: on ours (same settings, middleware and
+connection handling as our endpoints) and on the peer's (its reference view).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import subprocess
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
-from . import harness
+from . import harness, peer
 from .harness import BenchFailure, BenchStack, fmt_int, fmt_ratio, log
 
 SCRIPT = "bench_writes"
@@ -112,6 +123,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-run-seconds", type=float, default=90.0)
     parser.add_argument("--latency-requests", type=int, default=200)
     parser.add_argument("--time-bound", type=float, default=1800.0, help="seconds, whole script")
+    parser.add_argument("--comparison-requests", type=int, default=100)
+    parser.add_argument("--no-peer", action="store_true", help="skip django-bulk-drf 0.2.91")
     options = parser.parse_args(argv)
     options.sizes = [int(size) for size in options.sizes.split(",") if size.strip()]
     return options
@@ -395,15 +408,15 @@ def summary_text(
     results: Results, latency: dict[str, dict[str, Latency]] | None, sizes: list[int]
 ) -> str:
     parts = []
-    largest = max(sizes)
-    for case in CASES:
+    largest = max(sizes, default=0)
+    for case in CASES if sizes else ():
         bulk, copy = results[("bulk", case, largest)].rate, results[("copy", case, largest)].rate
         if bulk and copy:
             parts.append(
                 f"/bulk/ {fmt_int(largest)} rows {case} table {fmt_int(bulk)} rows/s = "
                 f"{fmt_ratio(bulk / copy)} COPY (target ≥ 0.25×)"
             )
-    if 1000 in sizes:
+    if sizes and 1000 in sizes:
         sync, hand = results[("sync", "full", 1000)].rate, results[("hand", "full", 1000)].rate
         if sync and hand:
             parts.append(
@@ -446,10 +459,223 @@ def main() -> None:
         if options.latency_requests:
             stack.truncate_contracts()
             latency = measure_latency(stack, options.latency_requests)
-    print_results(results, options)
+        with harness.http_client(stack.base_url) as client:
+            comparison = compare_with_peer(stack, client, options)
+    if options.sizes:
+        print_results(results, options)
     if latency:
         print_latency(latency, options.latency_requests)
-    harness.print_summary(SCRIPT, summary_text(results, latency, options.sizes), load_at_start)
+    summary = summary_text(results, latency, options.sizes)
+    summary = "; ".join(part for part in (summary, print_comparison(comparison)) if part)
+    harness.print_summary(SCRIPT, summary, load_at_start)
+
+
+# -- comparison with django-bulk-drf 0.2.91 and the hand-written view -------------------------
+
+COMPARED = ("ours", "peer", "hand", "reference")
+COMPARED_LABELS = {
+    "ours": "this project",
+    "peer": "django-bulk-drf 0.2.91",
+    "hand": "hand-written, our server",
+    "reference": "hand-written, peer's server",
+}
+
+
+@dataclass
+class TimedRequest:
+    """One kind of request of the comparison, on one of the two servers."""
+
+    client: httpx.Client
+    method: str
+    url: str
+    expected_status: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def seconds(self, body: bytes) -> float:
+        """Time one request (sending the pre-encoded body, reading the whole answer)."""
+        headers = {"Content-Type": "application/json", **self.headers}
+        started = time.perf_counter()
+        response = self.client.request(self.method, self.url, content=body, headers=headers)
+        elapsed = time.perf_counter() - started
+        if response.status_code != self.expected_status:
+            raise BenchFailure(
+                f"{self.method} {self.url}: HTTP {response.status_code} (expected "
+                f"{self.expected_status}): {response.text[:300]}"
+            )
+        return elapsed
+
+
+@dataclass
+class Comparison:
+    """The figures of the issue's table, each by ``COMPARED`` key, and why the peer is absent."""
+
+    upsert_p50: dict[str, float] = field(default_factory=dict)
+    single_p50: dict[str, float] = field(default_factory=dict)
+    rows_per_s: dict[tuple[str, str], float] = field(default_factory=dict)
+    validation: dict[str, float] = field(default_factory=dict)
+    peer_missing: str = ""
+
+
+def compare_with_peer(
+    stack: BenchStack, client: httpx.Client, options: argparse.Namespace
+) -> Comparison:
+    """The issue's table, measured now: ours, the peer (when it can be served), hand-written."""
+    comparison = Comparison(peer_missing="--no-peer" if options.no_peer else "")
+    comparison.peer_missing = comparison.peer_missing or peer.unavailable_reason()
+    with contextlib.ExitStack() as servers:
+        peer_client = None
+        if not comparison.peer_missing:
+            peer_client = servers.enter_context(harness.http_client(peer.start_peer(stack)))
+        upserts, singles, bulk = compared_requests(client, peer_client)
+        comparison.upsert_p50, comparison.single_p50 = comparison_latency(
+            stack, upserts, singles, options.comparison_requests
+        )
+        for case in CASES:
+            for name, request in bulk.items():
+                rates = [
+                    comparison_rows_per_s(stack, name, request, case, run)
+                    for run in range(options.runs)
+                ]
+                comparison.rows_per_s[(name, case)] = harness.median(rates)
+                log(f"1,000 rows {case:5} {COMPARED_LABELS[name]}: {fmt_int(max(rates))} rows/s")
+    comparison.validation = validation_figures(stack)
+    return comparison
+
+
+def compared_requests(
+    client: httpx.Client, peer_client: httpx.Client | None
+) -> tuple[dict[str, TimedRequest], dict[str, TimedRequest], dict[str, TimedRequest]]:
+    """The 50-row upserts, the single creates and the 1,000-row upserts of each target."""
+    ours_upsert = f"/api/contracts/?unique_fields={harness.CONFLICT_TARGET}"
+    upserts = {
+        "ours": TimedRequest(client, "POST", ours_upsert, 200),
+        "hand": TimedRequest(client, "POST", "/bench/hand-written/upsert/", 200),
+    }
+    singles = {
+        "ours": TimedRequest(client, "POST", "/api/contracts/", 201),
+        "hand": TimedRequest(client, "POST", "/bench/hand-written/create/", 201),
+    }
+    if peer_client is not None:
+        upserts["peer"] = TimedRequest(peer_client, "PATCH", peer.UPSERT_URL, 200, peer.MINIMAL)
+        upserts["reference"] = TimedRequest(peer_client, "POST", peer.REFERENCE_URL, 200)
+        singles["peer"] = TimedRequest(peer_client, "POST", peer.SINGLE_URL, 201)
+        singles["reference"] = TimedRequest(peer_client, "POST", peer.REFERENCE_URL, 200)
+    return upserts, singles, dict(upserts)
+
+
+def comparison_latency(
+    stack: BenchStack,
+    upserts: dict[str, TimedRequest],
+    singles: dict[str, TimedRequest],
+    requests: int,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """p50 of the 50-row upsert (the same keys each time, so updates after the first) and of
+    the single create (a new key each time) of every target, interleaved request by request."""
+    stack.truncate_contracts()
+    if "peer" in upserts:
+        peer.truncate_peer_table()
+    upsert_body = harness.json_body(harness.contract_rows(LATENCY_ROWS))
+    new_rows = harness.contract_rows(LATENCY_ROWS + len(singles) * (requests + 1))[LATENCY_ROWS:]
+    upsert_samples: dict[str, list[float]] = {name: [] for name in upserts}
+    single_samples: dict[str, list[float]] = {name: [] for name in singles}
+    for index in range(requests + 1):  # the first round warms every path up
+        for name, request in upserts.items():
+            seconds = request.seconds(upsert_body)
+            if index:
+                upsert_samples[name].append(seconds)
+        for offset, (name, request) in enumerate(singles.items()):
+            row = new_rows[offset * (requests + 1) + index]
+            body = harness.json_body([row] if name == "hand" else row)
+            seconds = request.seconds(body)
+            if index:
+                single_samples[name].append(seconds)
+    percentile = harness.percentile
+    return (
+        {name: percentile(samples, 0.5) for name, samples in upsert_samples.items()},
+        {name: percentile(samples, 0.5) for name, samples in single_samples.items()},
+    )
+
+
+def comparison_rows_per_s(
+    stack: BenchStack, name: str, request: TimedRequest, case: str, run: int
+) -> float:
+    """Rows/s of one 1,000-row upsert into an empty table, or a full one (every key exists)."""
+    size = 1000
+    on_peer = name in ("peer", "reference")
+    if on_peer:
+        peer.truncate_peer_table()
+        if case == "full":
+            request.seconds(harness.json_body(harness.contract_rows(size)))
+    else:
+        prepare_table(stack, case, size)
+    seconds = request.seconds(harness.json_body(harness.contract_rows(size, revision=run + 1)))
+    if not on_peer and (count := stack.count_contracts()) != size:
+        raise BenchFailure(f"{COMPARED_LABELS[name]} ({case}): the table holds {count} rows")
+    return size / seconds
+
+
+def validation_figures(stack: BenchStack) -> dict[str, float]:
+    """Items/s of validation alone (``load_tests.validation``, in its own process)."""
+    done = subprocess.run(
+        [harness.PYTHON, "-m", "load_tests.validation", "--items", "20000", "--runs", "5"],
+        cwd=harness.PROJECT_ROOT,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode:
+        raise BenchFailure(f"load_tests.validation failed:\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def print_comparison(comparison: Comparison) -> str:
+    """The issue's table and its targets; returns the summary's part."""
+    names = [name for name in COMPARED if name in comparison.upsert_p50]
+    milliseconds = harness.fmt_ms
+    rows = [
+        ["50-row upsert, p50", *[milliseconds(comparison.upsert_p50[n]) for n in names]],
+        ["single-object create, p50", *[milliseconds(comparison.single_p50[n]) for n in names]],
+    ]
+    for case in CASES:
+        label = f"1,000-row upsert, {case} table (rows/s)"
+        rows.append([label, *[fmt_int(comparison.rows_per_s[(n, case)]) for n in names]])
+    validation = comparison.validation
+    rows.append(
+        [
+            "validation alone (items/s)",
+            fmt_int(validation["compiled"]),
+            *["—" for _ in names[1:-1]],
+            f"DRF: {fmt_int(validation['drf'])}",
+        ]
+    )
+    title = "This project beside django-bulk-drf 0.2.91 and the hand-written view"
+    if comparison.peer_missing:
+        title += f" (django-bulk-drf 0.2.91 not measured: {comparison.peer_missing})"
+    harness.print_table(title, ["figure", *[COMPARED_LABELS[n] for n in names]], rows)
+    targets = comparison_targets(comparison)
+    harness.print_table("Targets", ["target", "measured", ""], targets)
+    return "; ".join(f"{target}: {measured} ({verdict})" for target, measured, verdict in targets)
+
+
+def comparison_targets(comparison: Comparison) -> list[list[str]]:
+    upsert, single, rows_per_s = comparison.upsert_p50, comparison.single_p50, comparison.rows_per_s
+    targets = []
+    if "peer" in upsert:
+        ratio = upsert["ours"] / upsert["peer"]
+        verdict = "met" if ratio <= 1 else f"missed by {ratio:.2f}×"
+        targets.append(["50-row upsert p50 ≤ django-bulk-drf 0.2.91's", fmt_ratio(ratio), verdict])
+    ratio = single["ours"] / single["hand"]
+    verdict = "met" if ratio <= 1.2 else f"missed by {ratio / 1.2:.2f}×"
+    targets.append(["single create p50 ≤ 1.2× hand-written", fmt_ratio(ratio), verdict])
+    for case in CASES:
+        ratio = rows_per_s[("ours", case)] / rows_per_s[("hand", case)]
+        verdict = "met" if ratio >= 2 else f"missed by {2 / ratio:.2f}×"
+        targets.append([f"1,000-row upsert ({case}) ≥ 2× hand-written", fmt_ratio(ratio), verdict])
+    rate = comparison.validation["compiled"]
+    verdict = "met" if rate >= 200_000 else f"missed by {200_000 / rate:.2f}×"
+    targets.append(["validation ≥ 200,000 items/s", f"{fmt_int(rate)} items/s", verdict])
+    return targets
 
 
 if __name__ == "__main__":

@@ -30,6 +30,21 @@ async def test_upsert_queries_do_not_grow_with_items(api, query_counter, saved_c
     assert counts[0] == counts[1]
 
 
+async def test_partial_upsert_of_stored_rows_does_not_grow_with_items(
+    api, query_counter, saved_contracts
+):
+    """The items leave NOT NULL columns out: the stored values fill the proposed rows, read in
+    the one lookup of the batch."""
+    counts = []
+    for size in SIZES:
+        rows = await saved_contracts(size, prefix=f"P{size}-")
+        payload = [{"contract_number": row.contract_number, "year": 2024} for row in rows]
+        payload[0]["customer"] = "Renamed"
+        counts.append(await statements_of(api, query_counter, "PATCH", UPSERT_URL, json=payload))
+
+    assert counts[0] == counts[1]
+
+
 async def test_create_queries_do_not_grow_with_items(api, query_counter, contract_items):
     counts = [
         await statements_of(
