@@ -86,14 +86,15 @@ class BulkBackend(BaseBulkBackend):
                 for row in rows:
                     copy.write_row(row)
             order = f" ORDER BY {self.columns_sql(insert.target)}" if insert.target else ""
+            # The staged rows are moved, not copied: the stage is empty for the next group
+            # without a TRUNCATE (one round trip less for each chunk).
             cursor.execute(
-                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}"
+                f"WITH moved AS (DELETE FROM {stage} RETURNING {columns}) "
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM moved"
                 + order
                 + self.conflict_sql(insert)
             )
-            returned = cursor.fetchall()
-            cursor.execute(f"TRUNCATE {stage}")
-        return returned
+            return cursor.fetchall()
 
     def returning_sql(self, model: type[models.Model]) -> str:
         return f"{self.returning_pk_sql(model)}, (xmax = 0)"
