@@ -153,7 +153,7 @@ def process_chunk(
     viewset = validator = None
     for chunk_index in range(index, index + count):
         started = time.perf_counter()
-        record = store.record(operation_id)
+        record, staged = store.record_and_chunk(operation_id, chunk_index)
         if record is None:
             raise OperationLost(f"Operation {operation_id} is unknown or expired.")
         if record.status.is_terminal:
@@ -161,7 +161,6 @@ def process_chunk(
         if record.cancel_requested:
             store.report_chunk(operation_id, chunk_index, ChunkReport(processed=0))
             continue
-        staged = store.load_chunk(operation_id, chunk_index)
         if staged is None:
             continue  # reported already: the record drops a chunk's payload when it counts it
         if viewset is None:
@@ -170,7 +169,7 @@ def process_chunk(
             validator = payload_validator(viewset, payload) if payload.kind.validates else None
         chunk = StagedChunk.decode(staged)
         report = apply_chunk(viewset, record, chunk_index, chunk, validator)
-        report.work_ms = int((time.perf_counter() - started) * 1000)
+        report.work_ms = round((time.perf_counter() - started) * 1000)
         counted = store.report_chunk(operation_id, chunk_index, report)
         if not counted and store.record(operation_id) is None:
             raise OperationLost(

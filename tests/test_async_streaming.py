@@ -131,8 +131,8 @@ def test_a_200k_row_body_streamed_in_parts_is_written_once_in_bounded_server_mem
 
 
 class StoreReads:
-    """What the store gives the process: every chunk loaded, and the most held at once (loaded
-    and not yet reported)."""
+    """The chunks the store gives this process (``load_chunk``, ``record_and_chunk``): which,
+    whether during the planning, and the most held at once (read and not yet reported)."""
 
     def __init__(self, monkeypatch) -> None:
         self.loaded: list[int] = []
@@ -141,13 +141,20 @@ class StoreReads:
         self.loaded_while_planning: list[int] = []
         self.planning = False
         store = type(get_operation_store())
-        load, report = store.load_chunk, store.report_chunk
+        load, read_both, report = store.load_chunk, store.record_and_chunk, store.report_chunk
 
-        def load_chunk(store_self, operation_id, index):
+        def loaded(index: int) -> None:
             (self.loaded_while_planning if self.planning else self.loaded).append(index)
             self.held.add(index)
             self.most_held = max(self.most_held, len(self.held))
+
+        def load_chunk(store_self, operation_id, index):
+            loaded(index)
             return load(store_self, operation_id, index)
+
+        def record_and_chunk(store_self, operation_id, index):
+            loaded(index)
+            return read_both(store_self, operation_id, index)
 
         def report_chunk(store_self, operation_id, index, chunk_report):
             self.held.discard(index)
@@ -163,6 +170,7 @@ class StoreReads:
                 self.planning = False
 
         monkeypatch.setattr(store, "load_chunk", load_chunk)
+        monkeypatch.setattr(store, "record_and_chunk", record_and_chunk)
         monkeypatch.setattr(store, "report_chunk", report_chunk)
         monkeypatch.setattr(background, "plan_operation", plan_operation)
 

@@ -407,6 +407,17 @@ class RedisOperationStore(OperationStore):
         blob = self.client.hget(f"{record_key(operation_id)}:payload", index)
         return None if blob is None else exactjson.loads(blob)
 
+    def record_and_chunk(self, operation_id: str, index: int) -> tuple[OperationRecord | None, Any]:
+        """One round trip."""
+        key = record_key(operation_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(key)
+        pipe.hget(f"{key}:payload", index)
+        raw, blob = pipe.execute()
+        return (decode_record(raw) if raw else None), (
+            None if blob is None else exactjson.loads(blob)
+        )
+
     def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
         key = record_key(operation_id)
         counted = self._report_chunk(

@@ -135,6 +135,11 @@ class OperationStore(ABC):
     def load_chunk(self, operation_id: str, index: int) -> Any:
         """The value of a staged chunk (JSON, every number exact), or None when it is gone."""
 
+    def record_and_chunk(self, operation_id: str, index: int) -> tuple[OperationRecord | None, Any]:
+        """The record and the value of a staged chunk, read together (a worker reads both before
+        each chunk of its run)."""
+        return self.record(operation_id), self.load_chunk(operation_id, index)
+
     @abstractmethod
     def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
         """Count a chunk once (``after_chunk``; a second report of the same chunk changes
