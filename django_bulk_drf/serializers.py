@@ -223,7 +223,7 @@ class BulkItemsValidator:
             if type(field) is CharField and field.trim_whitespace:
                 return lambda raw: raw.strip() if type(raw) is str else convert(raw)
             if type(field) is IntegerField:
-                return lambda raw: raw if type(raw) is int else convert(raw)
+                return lambda raw: raw if type(raw) is int else read_integer(raw, convert)
             return lambda raw: plain_value(convert(raw))
 
         def unique_reader(name: str) -> Any:
@@ -534,6 +534,14 @@ class BulkItemsValidator:
         ):
             return None
         return tuple(values)
+
+
+def read_integer(raw: Any, convert: Any) -> Any:
+    """An ``IntegerField``'s value of ``raw``: plain ASCII digits (a CSV cell) read at once, as
+    DRF would read them; anything else by ``convert``."""
+    if type(raw) is str and len(raw) < 19 and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return convert(raw)
 
 
 def plain_value(value: Any) -> Any:

@@ -42,11 +42,11 @@ WINDOW = 256 * 1024
 #: An item (a line, a CSV row) this long without an end is refused rather than buffered on.
 MAX_ITEM_BYTES = 16 * 1024 * 1024
 CSV_BATCH = 1000
-EXTRA_CELLS = "\x00extra"
 WHITESPACE = b" \t\r\n"
 
 # A string (escapes included), a quote opening a string that has not ended yet, a bracket, a comma.
-LINE_END = re.compile(r"\r\n|\r|\n")
+LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
+OTHER_LINE_BREAKS = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{},]', re.DOTALL)
 
 
@@ -320,16 +320,25 @@ def ndjson_values(block: bytes, first_line: int) -> list[Any]:
 
 
 def csv_batches(stream: IO[bytes], encoding: str = "utf-8") -> Iterator[list[dict[str, Any]]]:
-    """The rows of a CSV body as objects keyed by its header row, ``CSV_BATCH`` at a time."""
+    """The rows of a CSV body as objects keyed by its header row, ``CSV_BATCH`` at a time (as
+    ``csv.DictReader`` reads them: blank lines skipped, a short row's missing cells omitted)."""
     if encoding == "utf-8":
         encoding = "utf-8-sig"  # spreadsheets write a byte-order mark first
-    reader = csv.DictReader(text_lines(stream, encoding), restkey=EXTRA_CELLS)
+    reader = csv.reader(text_lines(stream, encoding))
     try:
-        if not reader.fieldnames:
+        fields = next(reader, None)
+        if not fields:
             raise ParseError("CSV body needs a header row naming the fields.")
         batch = []
         for row in reader:
-            batch.append(csv_item(row, reader.line_num))
+            if len(row) > len(fields):
+                line = reader.line_num
+                raise MalformedBody(
+                    f"CSV line {line} has more cells than the header row names.", line=line
+                )
+            if row:
+                cells = zip(fields, row, strict=False)  # a short row: its last fields omitted
+                batch.append({name: value for name, value in cells if value})
             if len(batch) == CSV_BATCH:
                 yield batch
                 batch = []
@@ -347,23 +356,16 @@ def text_lines(stream: IO[bytes], encoding: str) -> Iterator[str]:
     pending = ""
     while True:
         part = stream.read(READ_SIZE)
-        pending += decoder.decode(part, final=not part)
-        start = 0
-        for end in LINE_END.finditer(pending):
-            if part and end.end() == len(pending) and end.group() == "\r":
-                break  # perhaps the first half of a \r\n
-            yield pending[start : end.end()]
-            start = end.end()
-        pending = pending[start:]
+        text = pending + decoder.decode(part, final=not part)
+        if OTHER_LINE_BREAKS.search(text):  # which str.splitlines would split at too
+            lines = LINE.findall(text)
+        else:
+            lines = text.splitlines(keepends=True)
+        pending = ""
+        if part and lines and not lines[-1].endswith("\n"):
+            pending = lines.pop()  # not ended yet (a \r may be the first half of a \r\n)
+        yield from lines
         if not part:
-            if pending:
-                yield pending
             return
         if len(pending) > MAX_ITEM_BYTES:
             raise csv.Error(f"a line longer than {MAX_ITEM_BYTES} bytes")
-
-
-def csv_item(row: dict[str, Any], line: int) -> dict[str, Any]:
-    if EXTRA_CELLS in row:
-        raise MalformedBody(f"CSV line {line} has more cells than the header row names.", line=line)
-    return {key: value for key, value in row.items() if value not in ("", None)}

@@ -1,6 +1,7 @@
 """Array bodies read a part at a time (``streams.py``): the same items as a whole-body parse,
 whatever the windows cut through, and malformed input refused with where it goes wrong."""
 
+import csv
 import io
 import json
 
@@ -37,11 +38,15 @@ def parse_error(read, body: bytes) -> dict:
     return caught.value.detail
 
 
+def containers(children: st.SearchStrategy) -> st.SearchStrategy:
+    return st.lists(children, max_size=3) | st.dictionaries(
+        st.text(max_size=5), children, max_size=3
+    )
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
+    containers,
     max_leaves=8,
 )
 tricky_text = st.sampled_from(['},{"a": 1}', ", ", "]", "[", '\\"', "\\", "},", "\n"])
@@ -129,3 +134,27 @@ def test_csv_rows_are_objects_of_the_header_and_empty_cells_are_omitted(small_wi
 
 def test_a_csv_row_with_more_cells_than_the_header_is_refused_with_its_line(small_windows):
     assert parse_error(read_csv, b"a,b\n1,2\n1,2,3\n")["line"] == 3
+
+
+cells = st.text(alphabet=st.sampled_from(list('ab,"é\r\n\u2028\x0c ')), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.lists(cells, min_size=1, max_size=3), max_size=8),
+    line_end=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_csv_read_in_parts_is_what_dictreader_reads_of_the_whole(rows, line_end):
+    text = io.StringIO()
+    csv.writer(text, lineterminator=line_end).writerows([["a", "b", "c"], *rows])
+    whole = [
+        {key: value for key, value in row.items() if value not in ("", None)}
+        for row in csv.DictReader(io.StringIO(text.getvalue(), newline=""), restkey="+")
+    ]
+    if any("+" in row for row in whole):
+        return  # more cells than the header names: refused, as tested above
+    streams.READ_SIZE = 3
+    try:
+        assert read_csv(text.getvalue().encode()) == whole
+    finally:
+        streams.READ_SIZE = 64 * 1024
