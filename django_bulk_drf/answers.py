@@ -17,14 +17,14 @@ def operation_urls(operation_id: str) -> dict[str, str]:
     }
 
 
-def accepted_answer(record: OperationRecord, payload: BulkPayload) -> dict[str, Any]:
+def accepted_answer(record: OperationRecord) -> dict[str, Any]:
     """The exact ``202`` body of a background operation."""
     operation_id = record.task_id
     return {
-        "message": f"Bulk {payload.operation} task started for {payload.total_items} items",
+        "message": f"Bulk {record.operation} task started for {record.total} items",
         "task_id": operation_id,
-        "total_items": payload.total_items,
-        "unique_fields": list(payload.unique_fields),
+        "total_items": record.total,
+        "unique_fields": list(record.unique_fields),
         **operation_urls(operation_id),
         "is_async": True,
     }

@@ -1,11 +1,15 @@
 """The steps of a background operation, as plain functions the Celery tasks call.
 
-1. ``stage_operation`` (in the request): the payload is split into chunks and saved beside a new
-   operation record; only the operation id goes through the broker.
-2. ``plan_operation`` (first task): checks the keys across the whole payload, so a duplicate in a
-   later chunk is reported on the later item as in the sync path, then marks the operation running.
-3. ``process_chunk`` (one task per chunk, any worker): validates and writes one chunk in its own
-   transaction, with its ledger row, then reports its counts to the record.
+1. ``staging.Staging`` (in the request): the payload is saved chunk by chunk as the body is read,
+   its keys checked across the whole payload on the way (a duplicate in a later chunk is refused
+   on the later item, as in the sync path), then the operation record is created; only the
+   operation id goes through the broker.
+2. ``plan_operation`` (first task): keeps a copy of the record in the ledger and marks the
+   operation running; it reads no chunk.
+3. ``process_chunk`` (one task per run of consecutive chunks, any worker): rebuilds the request's
+   viewset once, then validates and writes each chunk of the run in its own transaction, with its
+   ledger row, and reports its counts to the record before it reads the next: a worker holds one
+   chunk at a time.
 
 The ledger also keeps a copy of the record (row ``RECORD_ROW``, written when the operation starts),
 so that a record the store has lost (a Redis restarted without persistence) is rebuilt from what
@@ -16,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -37,10 +40,10 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
-from . import exactjson
+from .actions import OPERATIONS
 from .backends import bulk_backend
-from .execution import execute_payload, read_rows
-from .models import ChunkLedger
+from .execution import execute_payload, payload_validator, read_rows
+from .models import RECORD_ROW, ChunkLedger
 from .operations import (
     ID_LISTS,
     ChunkReport,
@@ -48,49 +51,22 @@ from .operations import (
     OperationStore,
     Status,
     get_operation_store,
-    new_operation_id,
     now,
 )
 from .payloads import BulkPayload
 from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
 from .settings import bulk_settings
+from .staging import StagedChunk
 
 logger = logging.getLogger(__name__)
 
-#: The ledger row that holds a copy of the operation's record rather than a chunk.
-RECORD_ROW = -1
+#: Items of one run of chunks at most, and runs of an operation at least (``runs``).
+RUN_ITEMS = 5000
+FEWEST_RUNS = 16
 
 
 class OperationLost(Exception):
     """The operation record or its staged payload is gone (expired, or the store was wiped)."""
-
-
-def stage_operation(viewset: Any, payload: BulkPayload, chunk_size: int) -> OperationRecord:
-    """Save the operation record and its payload in chunks; returns the record."""
-    request = viewset.request
-    user = getattr(request, "user", None)
-    chunks = [
-        exactjson.dumps(payload.items[start : start + chunk_size])
-        for start in range(0, payload.total_items, chunk_size)
-    ]
-    record = OperationRecord(
-        task_id=new_operation_id(),
-        operation=payload.operation,
-        owner_id=str(user.pk) if user is not None and user.is_authenticated else None,
-        viewset=f"{type(viewset).__module__}.{type(viewset).__qualname__}",
-        action=viewset.action,
-        basename=viewset.basename,
-        method=request.method,
-        path=request.path,
-        query_string=request.META.get("QUERY_STRING", ""),
-        unique_fields=payload.unique_fields,
-        partial=payload.partial,
-        total=payload.total_items,
-        chunk_size=chunk_size,
-        chunks_total=len(chunks),
-    )
-    get_operation_store().create(record, chunks)
-    return record
 
 
 def rebuild_viewset(record: OperationRecord) -> Any:
@@ -130,34 +106,17 @@ def load_user(owner_id: str | None) -> Any:
     return user_model._default_manager.get(pk=user_model._meta.pk.to_python(owner_id))
 
 
-def plan_operation(operation_id: str, store: OperationStore | None = None) -> int:
-    """Check keys across the whole payload and mark the operation running; returns the number
-    of chunks to process (0 when the operation has already ended). Raises ``OperationLost`` when
-    the record or its payload is gone."""
+def plan_operation(operation_id: str, store: OperationStore | None = None) -> list[tuple[int, int]]:
+    """Keep a copy of the record in the ledger and mark the operation running; returns its runs
+    of chunks (``runs``; none when the operation has already ended). Raises ``OperationLost``
+    when the record is gone."""
     store = store or get_operation_store()
     record = store.record(operation_id)
     if record is None:
         raise OperationLost(f"Operation {operation_id} is unknown or expired.")
     if record.status is not Status.PENDING:
-        return record.chunks_total if record.status is Status.RUNNING else 0
-    viewset = rebuild_viewset(record)
-    payload = payload_of(record, [])
-    if payload.kind.validates:
-        items = []
-        for index in range(record.chunks_total):
-            chunk = store.load_chunk(operation_id, index)
-            if chunk is None:
-                raise OperationLost(f"The payload of operation {operation_id} is gone.")
-            items.extend(chunk)
-        checked = BulkItemsValidator(
-            viewset,
-            payload.kind,
-            partial=payload.partial,
-            unique_fields=payload.unique_fields,
-        ).key_errors(items)
-        store.add_errors(operation_id, checked.error_list())
-        store.set_skip_indexes(operation_id, sorted(checked.errors))
-    db = viewset.get_queryset().db
+        return runs(record) if record.status is Status.RUNNING else []
+    db = rebuild_viewset(record).get_queryset().db
     forget_old_ledger_rows(db)
     ChunkLedger.objects.using(db).get_or_create(
         operation_id=operation_id,
@@ -165,58 +124,92 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> in
         defaults={"outcome": {"record": record.to_dict()}},
     )
     store.start(operation_id)
-    return record.chunks_total
+    return runs(record)
+
+
+def runs(record: OperationRecord) -> list[tuple[int, int]]:
+    """The operation's chunks in runs ``(first chunk, chunk count)``, one task each: at most
+    ``RUN_ITEMS`` items a run (about a second of a worker's time), and at least ``FEWEST_RUNS``
+    runs where there are the chunks, so that an operation spreads over that many processes."""
+    longest = max(1, RUN_ITEMS // record.chunk_size)
+    length = max(1, min(longest, record.chunks_total // FEWEST_RUNS))
+    return [
+        (first, min(length, record.chunks_total - first))
+        for first in range(0, record.chunks_total, length)
+    ]
 
 
 def payload_of(record: OperationRecord, items: list[Any]) -> BulkPayload:
     return BulkPayload(record.operation, items, record.unique_fields, record.partial)
 
 
-def process_chunk(operation_id: str, index: int, store: OperationStore | None = None) -> None:
-    """Validate, write and report one chunk; a chunk already committed is reported, not redone."""
+def process_chunk(
+    operation_id: str, index: int, count: int = 1, store: OperationStore | None = None
+) -> None:
+    """Validate, write and report chunks ``index`` to ``index + count - 1`` in turn, the
+    request's viewset rebuilt once for them all; a chunk already committed is reported, not
+    redone, and one already reported is passed over."""
     store = store or get_operation_store()
-    record = store.record(operation_id)
-    if record is None:
-        raise OperationLost(f"Operation {operation_id} is unknown or expired.")
-    if record.status.is_terminal:
-        return
-    if record.cancel_requested:
-        store.report_chunk(operation_id, index, ChunkReport(processed=0))
-        return
-    items = store.load_chunk(operation_id, index)
-    if items is None:
-        return  # reported already: the record drops a chunk's payload when it counts it
-    started = time.perf_counter()
-    viewset = rebuild_viewset(record)
-    first_index = index * record.chunk_size
-    skip = store.skip_indexes(operation_id)
-    kept = [first_index + i for i in range(len(items)) if first_index + i not in skip]
-    payload = payload_of(record, [items[i - first_index] for i in kept])
-    report = apply_chunk(viewset, payload, operation_id, index, kept)
-    report.work_ms = int((time.perf_counter() - started) * 1000)
-    if not store.report_chunk(operation_id, index, report) and store.record(operation_id) is None:
-        raise OperationLost(f"Operation {operation_id} vanished while chunk {index} committed.")
+    viewset = validator = None
+    for chunk_index in range(index, index + count):
+        started = time.perf_counter()
+        record, staged = store.record_and_chunk(operation_id, chunk_index)
+        if record is None:
+            raise OperationLost(f"Operation {operation_id} is unknown or expired.")
+        if record.status.is_terminal:
+            return
+        if record.cancel_requested:
+            store.report_chunk(operation_id, chunk_index, ChunkReport(processed=0))
+            continue
+        if staged is None:
+            continue  # reported already: the record drops a chunk's payload when it counts it
+        if viewset is None:
+            viewset = rebuild_viewset(record)
+            payload = payload_of(record, [])
+            validator = payload_validator(viewset, payload) if payload.kind.validates else None
+        chunk = StagedChunk.decode(staged)
+        report = apply_chunk(viewset, record, chunk_index, chunk, validator)
+        report.work_ms = round((time.perf_counter() - started) * 1000)
+        counted = store.report_chunk(operation_id, chunk_index, report)
+        if not counted and store.record(operation_id) is None:
+            raise OperationLost(
+                f"Operation {operation_id} vanished while chunk {chunk_index} committed."
+            )
 
 
 def apply_chunk(
-    viewset: Any, payload: BulkPayload, operation_id: str, index: int, index_map: Sequence[int]
+    viewset: Any,
+    record: OperationRecord,
+    index: int,
+    chunk: StagedChunk,
+    validator: BulkItemsValidator | None = None,
 ) -> ChunkReport:
     """One chunk in one transaction, with its ledger row; a database refusal rolls back this
-    chunk only and reports each of its items."""
-    if payload.kind.reads:
-        return ChunkReport(len(payload.items), results=read_rows(viewset, payload.items))
+    chunk only and reports each of its items. Items refused while staging are reported with the
+    chunk's own errors. ``validator``: the run's (``execute_payload``)."""
+    if OPERATIONS[record.operation].reads:
+        return ChunkReport(len(chunk.items), results=read_rows(viewset, chunk.items))
+    operation_id = record.task_id
+    first = index * record.chunk_size
+    refused = {error["index"] for error in chunk.refused}
+    index_map = [first + at for at in range(len(chunk.items)) if first + at not in refused]
+    payload = payload_of(record, [chunk.items[at - first] for at in index_map])
     db = viewset.get_queryset().db
     backend = bulk_backend(db)
     try:
         with transaction.atomic(using=db):
-            backend.set_statement_timeout(bulk_settings.QUERY_TIMEOUT)
-            if ended_from_ledger(db, operation_id):
+            timeout = bulk_settings.QUERY_TIMEOUT
+            ended, applied = ChunkLedger.open_chunk(db, operation_id, index, timeout)
+            if ended:
                 raise OperationLost(f"Operation {operation_id} was ended from its ledger.")
-            applied = ChunkLedger.claim(db, operation_id, index)
             if applied is not None:
                 return ChunkReport.from_dict(applied.outcome)
-            outcome = execute_payload(viewset, payload, skip_invalid=True, index_map=index_map)
-            report = ChunkReport(len(payload.items), outcome, outcome.errors)
+            outcome = execute_payload(
+                viewset, payload, skip_invalid=True, index_map=index_map, validator=validator
+            )
+            report = ChunkReport(
+                len(chunk.items), outcome, by_index(outcome.errors + chunk.refused)
+            )
             ChunkLedger.objects.using(db).filter(
                 operation_id=operation_id, chunk_index=index
             ).update(
@@ -228,12 +221,14 @@ def apply_chunk(
         if not backend.is_statement_timeout(exc):
             raise  # the database is unreachable: the task retries the chunk
         message = f"This chunk exceeded BULK_DRF_QUERY_TIMEOUT and was rolled back: {exc}".strip()
-        errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
-        return ChunkReport(len(payload.items), errors=errors)
     except (IntegrityError, DataError, ProgrammingError) as exc:
         message = f"The database refused this chunk, which was rolled back: {exc}".strip()
-        errors = [{"index": i, "errors": {NON_FIELD_ERRORS: [message]}} for i in index_map]
-        return ChunkReport(len(payload.items), errors=errors)
+    errors = [{"index": at, "errors": {NON_FIELD_ERRORS: [message]}} for at in index_map]
+    return ChunkReport(len(chunk.items), errors=by_index(errors + chunk.refused))
+
+
+def by_index(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(errors, key=lambda error: error["index"])
 
 
 def committed_counts(operation_id: str, db: str) -> dict[str, int]:
@@ -278,16 +273,6 @@ def forget_old_ledger_rows(db: str) -> None:
     ChunkLedger.objects.using(db).filter(committed_at__lt=horizon).delete()
 
 
-def ended_from_ledger(db: str, operation_id: str) -> bool:
-    """Whether the operation was ended from its ledger (its record was lost). Called in a chunk's
-    transaction: the share lock it takes on the record's copy makes a rebuild wait for the chunk
-    to commit, and a chunk that comes after the rebuild writes nothing."""
-    copies = bulk_backend(db).read_share_locked(
-        ChunkLedger.objects.using(db).filter(operation_id=operation_id, chunk_index=RECORD_ROW)
-    )
-    return any(copy.outcome.get("ended") for copy in copies)
-
-
 def recover_operation(
     operation_id: str, store: OperationStore | None = None
 ) -> OperationRecord | None:
@@ -318,17 +303,14 @@ def recover_operation(
     for chunk in chunks:
         for name in lists:
             lists[name].extend(chunk.outcome.get(name, []))
-    processed = sum(chunk.processed for chunk in chunks)
     complete = len(chunks) == record.chunks_total
-    # Items refused before the chunks ran were errors; their details were lost with the record.
-    refused = record.total - processed if complete else 0
     status = Status.COMPLETED if complete else Status.FAILED
     counts = {f"{name[:-4]}_count": len(lists[name]) for name in ID_LISTS}
     record = replace(
         record,
         status=status,
-        processed=processed + refused,
-        error_count=len(lists["errors"]) + refused,
+        processed=sum(chunk.processed for chunk in chunks),
+        error_count=len(lists["errors"]),
         chunks_done=len(chunks),
         started_at=record.started_at or now(),
         finished_at=now(),

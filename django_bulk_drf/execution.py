@@ -34,12 +34,15 @@ def execute_payload(
     *,
     skip_invalid: bool = False,
     index_map: Sequence[int] | None = None,
+    validator: BulkItemsValidator | None = None,
 ) -> BulkOutcome:
     """Run ``payload`` through ``viewset`` inside the caller's transaction.
 
     With ``skip_invalid`` (the background path) invalid items are reported and the rest written;
     otherwise any invalid item raises ``BulkValidationError`` before anything is written.
     ``index_map`` turns an item's position in ``payload`` into its index in the whole operation.
+    ``validator`` (``payload_validator``) may be one made for an earlier payload of the same
+    viewset and kind: a worker reuses one for the chunks of a run.
     """
     kind = payload.kind
     outcome = BulkOutcome()
@@ -49,14 +52,7 @@ def execute_payload(
     if not kind.validates:
         outcome.merge(write_items(viewset, payload, payload.items))
         return outcome
-    validator = BulkItemsValidator(
-        viewset,
-        kind,
-        partial=payload.partial,
-        unique_fields=payload.unique_fields,
-        batch_queries=bulk_settings.AUTO_OPTIMIZE_QUERIES,
-    )
-    validated = validator.validate(payload.items)
+    validated = (validator or payload_validator(viewset, payload)).validate(payload.items)
     outcome.errors = validated.error_list()
     if index_map is not None:
         for error in outcome.errors:
@@ -66,6 +62,17 @@ def execute_payload(
     if validated.items:
         outcome.merge(write_items(viewset, payload, validated.items))
     return outcome
+
+
+def payload_validator(viewset: Any, payload: BulkPayload) -> BulkItemsValidator:
+    """The validator of the payload's items, with the viewset's serializer."""
+    return BulkItemsValidator(
+        viewset,
+        payload.kind,
+        partial=payload.partial,
+        unique_fields=payload.unique_fields,
+        batch_queries=bulk_settings.AUTO_OPTIMIZE_QUERIES,
+    )
 
 
 def write_items(viewset: Any, payload: BulkPayload, items: list[Any]) -> WriteResult:

@@ -38,21 +38,28 @@ class IdempotencyKeyReused(BulkAPIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
-def payload_fingerprint(request: Any, payload: BulkPayload) -> str:
-    """What makes two requests "the same": method, path, query and the parsed payload."""
+def payload_fingerprint(request: Any, payload: BulkPayload) -> Any:
+    """What makes two requests "the same", as a ``hashlib`` digest: method, path, query and the
+    payload's kind and options, to which ``staging.Staging`` adds the items as it stages them.
+    None for a request without an ``Idempotency-Key``."""
+    if not request.headers.get("Idempotency-Key"):
+        return None
     digest = hashlib.sha256()
     digest.update(
         f"{request.method} {request.path}?{request.META.get('QUERY_STRING', '')}".encode()
     )
-    digest.update(exactjson.dumps(payload.to_dict(), sort_keys=True, default=str))
-    return digest.hexdigest()
+    options = {"operation": payload.operation, "unique_fields": list(payload.unique_fields)}
+    digest.update(exactjson.dumps({**options, "partial": payload.partial}, sort_keys=True))
+    return digest
 
 
 def once_per_key(
-    request: Any, payload: BulkPayload, start: Callable[[], OperationRecord]
+    request: Any, fingerprint: Any, start: Callable[[], OperationRecord]
 ) -> OperationRecord:
-    """Run ``start`` (which stages and queues an operation, returning its record) at most once
-    per idempotency key; without the header, just run it."""
+    """Run ``start`` (which creates and queues the staged operation, returning its record) at
+    most once per idempotency key, ``fingerprint`` (``payload_fingerprint``, fed the whole
+    payload) telling whether a retry carries the same request; without the header, just run
+    it."""
     key = request.headers.get("Idempotency-Key")
     if not key:
         return start()
@@ -64,15 +71,16 @@ def once_per_key(
     store = get_operation_store()
     user = request.user
     scoped_key = f"{user.pk if user and user.is_authenticated else 'anonymous'}:{key}"
-    fingerprint = payload_fingerprint(request, payload)
-    held = store.claim_key(
-        scoped_key, {"fingerprint": fingerprint, "operation_id": ""}, ACCEPTING_TTL
-    )
-    if held is not None:
-        record = replayed_record(store, scoped_key, held, fingerprint)
+    digest = fingerprint.hexdigest()
+    while True:
+        held = store.claim_key(
+            scoped_key, {"fingerprint": digest, "operation_id": ""}, ACCEPTING_TTL
+        )
+        if held is None:
+            break
+        record = replayed_record(store, scoped_key, held, digest)
         if record is not None:
             return record
-        return once_per_key(request, payload, start)
     try:
         record = start()
     except BaseException:
@@ -80,7 +88,7 @@ def once_per_key(
         raise
     store.set_key(
         scoped_key,
-        {"fingerprint": fingerprint, "operation_id": record.task_id},
+        {"fingerprint": digest, "operation_id": record.task_id},
         bulk_settings.CACHE_TIMEOUT,
     )
     return record

@@ -9,7 +9,10 @@ too late. This ASGI middleware goes around the HTTP application instead:
   (``http.disconnect``), so it drops what it was reading and answers nothing more.
 
 The limit should leave room for ``BULK_DRF_MAX_RECORDS`` items: a ``/bulk/`` body of that many items
-must get through (the item count is checked after parsing).
+must get through. Behind this middleware Django's ASGI handler receives the whole body into a
+temporary file (on disk past ``FILE_UPLOAD_MAX_MEMORY_SIZE``) before any view runs; a ``/bulk/``
+view then reads that file a part at a time and counts the items as it goes (``staging.py``), so
+neither step holds the body in memory.
 """
 
 from __future__ import annotations

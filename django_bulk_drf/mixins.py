@@ -15,8 +15,9 @@ metadata are adjusted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from typing import Any
 
 from adrf.views import APIView as AsyncAPIView
@@ -33,9 +34,8 @@ from rest_framework.views import APIView as DRFAPIView
 
 from .actions import ACTIONS, BulkAction
 from .answers import accepted_answer, sync_answer
-from .background import fail_operation, stage_operation
+from .background import fail_operation
 from .exceptions import (
-    BadBulkRequest,
     BulkConflict,
     DatabaseTimeout,
     OperationStoreUnavailable,
@@ -43,13 +43,14 @@ from .exceptions import (
     ServiceUnavailable,
 )
 from .execution import run_in_transaction
-from .idempotency import once_per_key
+from .idempotency import once_per_key, payload_fingerprint
 from .metrics import measure, sync_metrics
 from .operations import OperationRecord
 from .parsers import with_bulk_parsers
-from .payloads import BulkPayload, read_payload, request_body
+from .payloads import BulkPayload, body_batches, payload_options, read_payload, request_body
 from .serializers import ValidatedItem, allowed_conflict_targets
 from .settings import bulk_settings
+from .staging import Staging, too_many_items
 from .tasks import queue_operation
 from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
@@ -240,11 +241,15 @@ class BulkOperationsMixin:
         self, request: Request, action: BulkAction, items: list[Any] | None = None
     ) -> Response:
         """Read the payload; answer at once, or start a background operation when the action
-        runs there, when the client asks for it, or (``BULK_DRF_AUTO_ROUTE``) when too large."""
+        runs there, when the client asks for it, or (``BULK_DRF_AUTO_ROUTE``) when too large.
+        A ``/bulk/`` body of items is staged as it is read, never held whole."""
+        if action.background and action.kinds[0].validates:
+            payload = payload_options(self, request, action)
+            return await self._start(request, action, payload, body_batches(request))
         payload = await read_payload(self, request, action, items)
         max_records = self.get_bulk_max_records()
         if payload.total_items > max_records:
-            raise too_many_items(payload, max_records)
+            raise too_many_items(max_records, payload.total_items)
         if action.background:
             return await self._start(request, action, payload)
         if prefers_respond_async(request):
@@ -267,6 +272,24 @@ class BulkOperationsMixin:
             answer["metrics"] = sync_metrics(measurement, payload.total_items)
         return answer
 
+    def _stage(
+        self, request: Request, payload: BulkPayload, batches: Iterable[list[Any]]
+    ) -> OperationRecord:
+        """Stage the batches as they come, then start the operation, once per idempotency key.
+        Blocking (it reads the body and writes the store): run in a thread."""
+        fingerprint = payload_fingerprint(request, payload)
+        with Staging(
+            self,
+            payload,
+            chunk_size=self.get_bulk_chunk_size(),
+            max_records=self.get_bulk_max_records(),
+            fingerprint=fingerprint,
+        ) as staging:
+            for batch in batches:
+                staging.add(batch)
+            staging.close()
+            return once_per_key(request, fingerprint, lambda: start_operation(staging))
+
     def _check_bulk_throttle(self, request: Request) -> None:
         """Count a request that starts a background operation against the ``bulk`` scope."""
         throttle = BulkOperationThrottle()
@@ -286,31 +309,30 @@ class BulkOperationsMixin:
         request: Request,
         action: BulkAction,
         payload: BulkPayload,
+        batches: Iterable[list[Any]] | None = None,
         *,
         preference_applied: bool = False,
     ) -> Response:
-        """Stage the payload, queue the operation and answer ``202`` with where to follow it."""
-        if not payload.items:
-            raise BadBulkRequest("The array is empty: there is nothing to do.")
+        """Stage the payload (its items, or the ``batches`` of items a body yields as it is
+        read), queue the operation and answer ``202`` with where to follow it."""
         if not action.background:  # the /bulk/ routes count against the scope on entry
             await sync_to_async(self._check_bulk_throttle)(request)
+        stage = partial(self._stage, request, payload, batches or [payload.items])
         try:
-            record = await sync_to_async(once_per_key)(
-                request, payload, lambda: start_operation(self, payload)
-            )
+            record = await sync_to_async(stage, thread_sensitive=False)()
         except RedisError as exc:
             raise OperationStoreUnavailable() from exc
-        answer = accepted_answer(record, payload)
+        answer = accepted_answer(record)
         headers = {"Location": answer["status_url"]}
         if preference_applied:
             headers["Preference-Applied"] = "respond-async"
         return Response(answer, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
-def start_operation(viewset: BulkOperationsMixin, payload: BulkPayload) -> OperationRecord:
-    """Stage the operation and queue its task; returns its record. A broker that refuses the
-    task is a ``503``, and leaves no pending record behind."""
-    record = stage_operation(viewset, payload, viewset.get_bulk_chunk_size())
+def start_operation(staging: Staging) -> OperationRecord:
+    """Create the staged operation and queue its task; returns its record. A broker that refuses
+    the task is a ``503``, and leaves no pending record behind."""
+    record = staging.finish()
     try:
         queue_operation(record.task_id)
     except Exception as exc:
@@ -319,18 +341,6 @@ def start_operation(viewset: BulkOperationsMixin, payload: BulkPayload) -> Opera
             f"The task queue is unavailable ({exc}); nothing was started."
         ) from exc
     return record
-
-
-def too_many_items(payload: BulkPayload, limit: int) -> PayloadTooLarge:
-    """The ``413`` of a payload over ``get_bulk_max_records()``."""
-    return PayloadTooLarge(
-        {
-            "error": f"Too many items: {payload.total_items} is more than {limit}.",
-            "total_items": payload.total_items,
-            "max_records": limit,
-            "suggestion": f"Split the batch into requests of at most {limit} items.",
-        }
-    )
 
 
 def too_many_for_sync(payload: BulkPayload, limit: int, bulk_url: str) -> PayloadTooLarge:

@@ -14,6 +14,9 @@ from django.utils import timezone
 
 from .backends import bulk_backend
 
+#: The ledger row of an operation that holds a copy of its record rather than a chunk.
+RECORD_ROW = -1
+
 
 class ChunkLedger(models.Model):
     """One committed chunk of one operation, with the ids it wrote and the items it refused."""
@@ -35,13 +38,19 @@ class ChunkLedger(models.Model):
         return f"{self.operation_id}#{self.chunk_index}"
 
     @classmethod
-    def claim(cls, db: str, operation_id: Any, chunk_index: int) -> ChunkLedger | None:
-        """Claim a chunk inside the current transaction (in one statement where the database
-        has ``INSERT … RETURNING``).
+    def open_chunk(
+        cls, db: str, operation_id: Any, chunk_index: int, timeout: float
+    ) -> tuple[bool, ChunkLedger | None]:
+        """Open a chunk's transaction (in one statement where the database allows): its
+        statements capped at ``timeout`` seconds, the operation's record copy (``RECORD_ROW``)
+        share-locked, the chunk claimed.
 
-        Returns None when the chunk is this run's to apply, or the row of the run that applied it
-        already. A concurrent run of the same chunk waits on the unique index until the first
-        one commits (and then finds its row) or rolls back (and then claims it).
+        Returns whether the operation was ended from its ledger (its record was lost: nothing may
+        be written; the share lock makes such an ending, ``background.recover_operation``, wait
+        for the chunks in flight to commit), and None when the chunk is this run's to apply, or
+        the row of the run that applied it already. A concurrent run of the same chunk waits on
+        the unique index until the first one commits (and then finds its row) or rolls back (and
+        then claims it).
         """
         values = {
             "operation_id": operation_id,
@@ -50,6 +59,7 @@ class ChunkLedger(models.Model):
             "outcome": {},
             "committed_at": timezone.now(),
         }
-        if bulk_backend(db).insert_unless_taken(cls, values):
-            return None
-        return cls.objects.using(db).get(operation_id=operation_id, chunk_index=chunk_index)
+        ended, claimed = bulk_backend(db).open_chunk(cls, values, RECORD_ROW, timeout)
+        if ended or claimed:
+            return ended, None
+        return False, cls.objects.using(db).get(operation_id=operation_id, chunk_index=chunk_index)

@@ -1,14 +1,21 @@
-"""Request parsers for bulk bodies: JSON read exactly at orjson's speed, and CSV with a header row.
+"""Request parsers for bulk bodies: JSON read exactly at orjson's speed, CSV with a header row, and
+NDJSON (one JSON value a line).
 
 A viewset's parsers stay the project's (``parser_classes``, by default
 ``REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]``). On the routes that take arrays (the list URL and
 ``/bulk/``) ``with_bulk_parsers`` puts ``OrjsonParser`` in the place of DRF's ``JSONParser`` and
-adds ``CSVParser``; every other route parses exactly as DRF does.
+adds ``CSVParser`` and ``NDJSONParser``; every other route parses exactly as DRF does.
+
+``parse`` reads a body whole, as DRF's parsers do (the synchronous endpoints: small bodies). These
+three parsers can also ``stream_batches``: the items of an array body a batch at a time, read a
+part at a time (``streams.py``), which the ``/bulk/`` endpoints stage as they go. A project's own
+parser for the same media type is used as it is, whole.
 """
 
 import codecs
-import csv
 import io
+from collections.abc import Iterator
+from itertools import chain
 from typing import IO, Any
 
 from django.conf import settings
@@ -17,6 +24,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 
 from .exactjson import orjson_exact
+from .streams import csv_batches, json_array_batches, ndjson_batches
 
 
 class OrjsonParser(BaseParser):
@@ -44,6 +52,13 @@ class OrjsonParser(BaseParser):
         if not isinstance(data, list):
             refuse_oversized(body)
         return data
+
+    def stream_batches(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context=None
+    ) -> Iterator[list[Any]]:
+        """The items of an array body, a batch at a time (``streams.json_array_batches``); a
+        body that is not an array raises ``streams.NotAnArray``."""
+        return json_array_batches(stream, text_encoding(parser_context or {}))
 
     @staticmethod
     def read(body: bytes, media_type: str | None, parser_context: dict[str, Any]) -> Any:
@@ -82,14 +97,11 @@ def refuse_oversized(body: bytes) -> None:
         raise RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.")
 
 
-EXTRA_CELLS = "\x00extra"
-
-
 class CSVParser(BaseParser):
     """Parses ``text/csv`` into a list of objects keyed by the header row.
 
-    Rows are read one at a time from the stream; an empty cell is an omitted field, so that a
-    partial update written as CSV leaves that column untouched.
+    An empty cell is an omitted field, so that a partial update written as CSV leaves that column
+    untouched.
     """
 
     media_type = "text/csv"
@@ -98,29 +110,40 @@ class CSVParser(BaseParser):
         self, stream: IO[bytes], media_type: str | None = None, parser_context=None
     ) -> list[dict[str, Any]]:
         """The rows as objects; a malformed body is DRF's ``ParseError`` (a 400)."""
-        encoding = text_encoding(parser_context or {})
-        if encoding == "utf-8":
-            encoding = "utf-8-sig"  # spreadsheets write a byte-order mark first
-        reader = csv.DictReader(codecs.getreader(encoding)(stream), restkey=EXTRA_CELLS)
-        try:
-            if not reader.fieldnames:
-                raise ParseError("CSV body needs a header row naming the fields.")
-            return [self.row_item(row, reader.line_num) for row in reader]
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ParseError(f"CSV parse error - {exc}") from exc
+        return list(chain.from_iterable(self.stream_batches(stream, media_type, parser_context)))
 
-    @staticmethod
-    def row_item(row: dict[str, Any], line: int) -> dict[str, Any]:
-        if EXTRA_CELLS in row:
-            raise ParseError(f"CSV line {line} has more cells than the header row names.")
-        return {key: value for key, value in row.items() if value not in ("", None)}
+    def stream_batches(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context=None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The rows as objects, a batch at a time (``streams.csv_batches``)."""
+        return csv_batches(stream, text_encoding(parser_context or {}))
+
+
+class NDJSONParser(BaseParser):
+    """Parses ``application/x-ndjson`` (one JSON value a line, blank lines skipped) into a list:
+    the format of clients that stream their records."""
+
+    media_type = "application/x-ndjson"
+
+    def parse(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context=None
+    ) -> list[Any]:
+        """The values of the lines; a malformed line is a ``ParseError`` (a 400) naming it."""
+        return list(chain.from_iterable(self.stream_batches(stream, media_type, parser_context)))
+
+    def stream_batches(
+        self, stream: IO[bytes], media_type: str | None = None, parser_context=None
+    ) -> Iterator[list[Any]]:
+        """The values of the lines, a batch at a time (``streams.ndjson_batches``)."""
+        return ndjson_batches(stream, text_encoding(parser_context or {}))
 
 
 def with_bulk_parsers(parsers: list[BaseParser]) -> list[BaseParser]:
     """``parsers`` for a route that takes arrays: DRF's own ``JSONParser`` gives way to
-    ``OrjsonParser`` (a project's subclass of it is kept as it is), and ``CSVParser`` is added
-    unless a parser already reads ``text/csv``."""
+    ``OrjsonParser`` (a project's subclass of it is kept as it is), and ``CSVParser`` and
+    ``NDJSONParser`` are added unless a parser already reads their media type."""
     bulk = [OrjsonParser() if type(parser) is JSONParser else parser for parser in parsers]
-    if not any(parser.media_type == CSVParser.media_type for parser in bulk):
-        bulk.append(CSVParser())
+    for extra in (CSVParser, NDJSONParser):
+        if not any(parser.media_type == extra.media_type for parser in bulk):
+            bulk.append(extra())
     return bulk

@@ -1,11 +1,14 @@
 """What a bulk request asks for, read from its method, query string and body.
 
 A ``BulkPayload`` is plain data (JSON-serialisable), so the same object describes a synchronous
-request and a background operation staged for the Celery workers.
+request and a background operation staged for the Celery workers. A ``/bulk/`` body of items is not
+read whole: ``payload_options`` gives the payload without its items, and ``body_batches`` the items
+a batch at a time, for ``staging.Staging``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,6 +19,7 @@ from rest_framework.request import Request
 
 from .actions import OPERATIONS, BulkAction, OperationKind
 from .exceptions import BadBulkRequest
+from .streams import NotAnArray
 
 IDS_HINT = "Give the ids as ?ids=1,2,3 or as a JSON array of ids."
 
@@ -52,16 +56,45 @@ async def read_payload(
     kind = action.kinds[0]
     if not kind.validates:
         return BulkPayload(kind.name, await read_ids(viewset, request))
+    payload = payload_options(viewset, request, action)
+    payload.items = require_item_list(await request_body(request)) if items is None else items
+    return payload
+
+
+def payload_options(viewset: Any, request: Request, action: BulkAction) -> BulkPayload:
+    """The payload of an ``action`` that takes items, without them: its kind and options."""
     unique_fields = parse_unique_fields(viewset, request.query_params.get("unique_fields"))
-    if items is None:
-        items = require_item_list(await request_body(request))
     kind = action.kind_for(unique_fields)
-    return BulkPayload(kind.name, items, unique_fields, action.is_partial(kind))
+    return BulkPayload(kind.name, [], unique_fields, action.is_partial(kind))
 
 
 async def request_body(request: Request) -> Any:
     """The parsed body; parsing a large body is CPU work, so it runs off the event loop."""
     return await sync_to_async(lambda: request.data)()
+
+
+def body_batches(request: Request) -> Iterator[list[Any]]:
+    """The items of an array body a batch at a time, read a part at a time by the parsers that
+    can (``parsers.py``); a project's own parser reads it whole. Blocking: call it in a thread."""
+    stream = body_stream(request)
+    parser = None if stream is None else request.negotiator.select_parser(request, request.parsers)
+    if parser is None or not hasattr(parser, "stream_batches"):
+        yield require_item_list(request.data)
+        return
+    try:
+        yield from parser.stream_batches(stream, request.content_type, request.parser_context)
+    except NotAnArray as exc:
+        require_item_list(exc.value)
+
+
+def body_stream(request: Request) -> Any:
+    """The body as a stream: DRF's ``request.stream``, or, for a body sent without a
+    ``Content-Length`` (``Transfer-Encoding: chunked``: a client streaming it), which DRF takes
+    for no body, the request itself (Django has received it whole, to a temporary file)."""
+    stream = request.stream
+    if stream is None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return request._request
+    return stream
 
 
 async def read_ids(viewset: Any, request: Request) -> list[Any]:

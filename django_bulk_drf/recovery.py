@@ -14,7 +14,9 @@ takes part in watching the others:
 - the same sweep ends ``failed`` the operations that a task gave up on while their database was
   unreachable, as soon as their committed counts can be read.
 
-A chunk whose worker is alive is never taken from it, however slow. A chunk re-queued after it had
+A task that runs several consecutive chunks holds each of them; the orphans of a dead worker are
+re-queued as runs again (consecutive chunks of one holder, one task). A chunk whose worker is
+alive is never taken from it, however slow. A chunk re-queued after it had
 committed finds its ledger row and only reports (it is applied exactly once); a task the broker
 redelivers much later finds its chunk counted, or its operation ended, and does nothing.
 The stores of one process (embedded mode) have no ``leases``: there, none of this runs.
@@ -37,16 +39,19 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5
 WORKER_TTL = 15
 SWEEP_SECONDS = 10
+#: Orphan chunks re-queued in one task at most.
+LONGEST_REQUEUED_RUN = 50
 RUN_OPERATION = "django_bulk_drf.run_operation"
 PROCESS_CHUNK = "django_bulk_drf.process_chunk"
 
 
-def held_task(name: str, args: Any) -> tuple[str, int] | None:
-    """The operation and chunk index (``PLANNING`` for the first task) of a task, if it is ours."""
+def held_task(name: str, args: Any) -> tuple[str, int, int] | None:
+    """The operation, first chunk index (``PLANNING`` for the first task) and chunk count of a
+    task, if it is ours."""
     if name == RUN_OPERATION and args:
-        return str(args[0]), PLANNING
+        return str(args[0]), PLANNING, 1
     if name == PROCESS_CHUNK and args and len(args) > 1:
-        return str(args[0]), int(args[1])
+        return str(args[0]), int(args[1]), int(args[2]) if len(args) > 2 else 1
     return None
 
 
@@ -58,9 +63,10 @@ def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -
     if task is None or leases is None:
         return
     start_watch(request.hostname)
+    operation_id, index, count = task
     held_by = holder(request.hostname, request.id, request.request_dict.get("retries", 0))
     try:
-        leases.hold(*task, held_by)
+        leases.hold(operation_id, index, held_by, count)
     except Exception:  # the broker's consumer must go on; the broker's redelivery remains
         logger.exception("could not record that %s holds %s", request.hostname, task)
 
@@ -112,11 +118,10 @@ def sweep(worker: str) -> int:
     leases = store.leases
     queue_empty = broker_queue_is_empty()  # read before this sweep sends anything
     found = leases.look(is_live=lambda operation_id: is_live(store, operation_id))
-    requeued = 0
-    for orphan in found.orphans:
-        if leases.take_over(orphan):
-            requeue(orphan)
-            requeued += 1
+    taken = [orphan for orphan in found.orphans if leases.take_over(orphan)]
+    for run in orphan_runs(taken):
+        requeue(*run)
+    requeued = len(taken)
     if queue_empty:
         leases.suspect(found.queued)
     for operation_id, reason in leases.deferred_failures().items():
@@ -144,14 +149,39 @@ def is_live(store: Any, operation_id: str) -> bool:
     return record is not None and not record.status.is_terminal
 
 
-def requeue(orphan: Orphan) -> None:
+def orphan_runs(orphans: list[Orphan]) -> list[tuple[Orphan, int]]:
+    """The orphans as runs to re-queue, one task each: the first orphan of each run of
+    consecutive chunks of one operation and holder (``PLANNING`` alone), and its length."""
+    runs: list[tuple[Orphan, int]] = []
+    for orphan in sorted(orphans, key=lambda o: (o.operation_id, o.held_by, o.index)):
+        if runs and orphan.index != PLANNING:
+            first, count = runs[-1]
+            if (
+                (first.operation_id, first.held_by) == (orphan.operation_id, orphan.held_by)
+                and first.index != PLANNING
+                and first.index + count == orphan.index
+                and count < LONGEST_REQUEUED_RUN
+            ):
+                runs[-1] = (first, count + 1)
+                continue
+        runs.append((orphan, 1))
+    return runs
+
+
+def requeue(orphan: Orphan, count: int = 1) -> None:
+    """Send again the task of ``orphan`` and the ``count - 1`` chunks that follow it."""
     from . import tasks
 
     held_by = worker_of(orphan.held_by)
+    chunks = (
+        f"chunk {orphan.index}"
+        if count == 1
+        else f"chunks {orphan.index}-{orphan.index + count - 1}"
+    )
     logger.warning(
         "bulk operation %s: re-queued %s %s",
         orphan.operation_id,
-        "its planning" if orphan.index == PLANNING else f"chunk {orphan.index}",
+        "its planning" if orphan.index == PLANNING else chunks,
         f"held by {held_by}, a worker that stopped beating"
         if held_by
         else "that left the queue but no worker received",
@@ -159,7 +189,7 @@ def requeue(orphan: Orphan) -> None:
     if orphan.index == PLANNING:
         tasks.run_operation.delay(orphan.operation_id)
     else:
-        tasks.process_chunk.delay(orphan.operation_id, orphan.index)
+        tasks.process_chunk.delay(orphan.operation_id, orphan.index, count)
 
 
 def end_failed(store: Any, operation_id: str, reason: str) -> None:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework.exceptions import ValidationError
-from rest_framework.fields import empty
+from rest_framework.fields import CharField, IntegerField, empty
 from rest_framework.relations import PrimaryKeyRelatedField
 from rest_framework.settings import api_settings
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
@@ -170,42 +171,90 @@ class BulkItemsValidator:
         outcome.items = [item for item in outcome.items if item.index not in outcome.errors]
         return outcome
 
-    def key_errors(self, items: Sequence[Any]) -> ValidationOutcome:
-        """Errors of the items' keys over a whole payload (unreadable keys, duplicates of the
-        pk, of the conflict target or of any unique set), found without a query: the background
-        path checks them once before its chunks run, so a duplicate in a later chunk fails the
-        later item as in the sync path."""
-        outcome = ValidationOutcome()
-        objects = self._objects_only(items, outcome)
-        self._keys(objects, outcome)
-        for unique_set in self.unique_sets:
-            self._duplicate_unique_values(objects, unique_set, outcome)
-        return outcome
-
-    def _duplicate_unique_values(
-        self, objects: dict[int, dict], unique_set: UniqueSet, outcome: ValidationOutcome
-    ) -> None:
-        first_claims: set[tuple] = set()
-        for index, item in objects.items():
-            if index in outcome.errors:
-                continue
+    def claimed_keys(self, item: Any) -> list[tuple[int, tuple]]:
+        """The keys an item holds across its whole payload, found without a query, in the order
+        they are checked: ``(0, its pk or conflict target)``, then ``(n, its values of unique
+        set n)``, each normalised as ``validate`` normalises it. Keys that cannot collide
+        (unreadable, or holding a NULL) are left out, and an item whose row key is unreadable
+        holds none (its own validation refuses it). The background path claims them in payload
+        order while it stages the payload: the first item keeps a key, a later one is refused
+        with ``duplicate_error`` (the sync path's errors)."""
+        if not isinstance(item, dict):
+            return []
+        row_key, unique_sets = self._key_readers
+        claims: list[tuple[int, tuple]] = []
+        if row_key:
+            values = []
+            for name, read in row_key:
+                raw = item.get(name, empty)
+                if raw is empty and self.row_key is RowKey.PK:
+                    return []  # the item's validation refuses it
+                if raw is empty or raw is None:
+                    if not self._validates_field(name):
+                        return []  # the item's validation refuses it
+                    values.append(None)  # a new row
+                    continue
+                try:
+                    values.append(read(raw))
+                except (ValidationError, DjangoValidationError):
+                    return []
+            if None not in values:
+                claims.append((0, tuple(values)))
+        for number, readers in unique_sets:
             try:
-                key = tuple(self._raw_key_value(name, item) for name in unique_set.names)
+                values = [read(item[name]) for name, read in readers]
             except (ValidationError, DjangoValidationError, TypeError, KeyError):
-                continue  # an unreadable value: the item's own validation reports it
-            if key in first_claims:
-                outcome.add_error(index, {unique_set.error_key: [unique_set.message]})
-            else:
-                first_claims.add(key)
+                continue  # an unreadable value (or a NULL): the item's own validation sees it
+            claims.append((number, tuple(values)))
+        return claims
 
-    def _raw_key_value(self, name: str, item: dict) -> Any:
-        """A unique-set value of a raw item, normalised by its field (related ids as given)."""
-        raw = item[name]
-        if raw is None:
-            raise KeyError(name)  # NULLs never collide
-        if isinstance(self.writable.get(name), PrimaryKeyRelatedField):
-            return str(raw)
-        return self._key_value(name, raw)
+    @cached_property
+    def _key_readers(self) -> tuple[list[tuple[str, Any]], list[tuple[int, list]]]:
+        """How ``claimed_keys`` reads each value: ``_key_value``'s conversion, with the plain
+        JSON value taken as it is where the conversion would return it unchanged."""
+
+        def reader(name: str, related_as_text: bool) -> Any:
+            field = self.writable.get(name)
+            if related_as_text and isinstance(field, PrimaryKeyRelatedField):
+                return str
+            if field is None:
+                return self.model._meta.get_field(name).to_python
+            convert = field.to_internal_value
+            if type(field) is CharField and field.trim_whitespace:
+                return lambda raw: raw.strip() if type(raw) is str else convert(raw)
+            if type(field) is IntegerField:
+                return lambda raw: raw if type(raw) is int else read_integer(raw, convert)
+            return lambda raw: plain_value(convert(raw))
+
+        def unique_reader(name: str) -> Any:
+            read = reader(name, related_as_text=True)
+
+            def read_unique(raw: Any) -> Any:
+                if raw is None:
+                    raise KeyError(name)  # NULLs never collide
+                return read(raw)
+
+            return read_unique
+
+        row_key = [(name, reader(name, related_as_text=False)) for name in self._key_names()]
+        unique_sets = [
+            (number, [(name, unique_reader(name)) for name in unique_set.names])
+            for number, unique_set in enumerate(self.unique_sets, 1)
+        ]
+        return row_key, unique_sets
+
+    def duplicate_error(self, group: int, first_index: int) -> dict[str, list[str]]:
+        """The error of an item whose key ``group`` (of ``claimed_keys``) item ``first_index``
+        holds already."""
+        if group == 0:
+            return {
+                NON_FIELD_ERRORS: [
+                    f"Duplicate of item {first_index}: "
+                    f"{', '.join(self._key_names())} must be unique within the payload."
+                ]
+            }
+        unique_set = self.unique_sets[group - 1]
+        return {unique_set.error_key: [unique_set.message]}
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -485,6 +534,14 @@ class BulkItemsValidator:
         ):
             return None
         return tuple(values)
+
+
+def read_integer(raw: Any, convert: Any) -> Any:
+    """An ``IntegerField``'s value of ``raw``: plain ASCII digits (a CSV cell) read at once, as
+    DRF would read them; anything else by ``convert``."""
+    if type(raw) is str and len(raw) < 19 and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return convert(raw)
 
 
 def plain_value(value: Any) -> Any:

@@ -1,15 +1,19 @@
 """Celery tasks of the background path: thin shells around ``background``.
 
-Only operation ids and chunk indexes travel through the broker. Tasks are acknowledged late, so a
-chunk whose worker dies is redelivered; the chunk ledger makes the second run a no-op. A task whose
-database or Redis connection fails is retried with backoff (a chunk committed just before the
-failure is then only reported). A task that finds its operation record gone ends it from the
-ledger (``background.recover_operation``) instead of failing.
+Only operation ids and chunk indexes travel through the broker. The first task plans the operation
+and sends its chunks in runs of consecutive chunks (``background.runs``), one task each: a task
+pays its setup (the viewset rebuilt, the user loaded) once per run, while each chunk still commits
+and reports on its own. Tasks are acknowledged late, so a run whose worker dies is redelivered; the
+chunk ledger makes the second run of a committed chunk a no-op. A task whose database or Redis
+connection fails is retried with backoff (a chunk committed just before the failure is then only
+reported). A task that finds its operation record gone ends it from the ledger
+(``background.recover_operation``) instead of failing.
 
-Each task releases, when it returns, the holding its worker recorded when it received it
-(``recovery.py``: the chunks of a worker that dies are taken up by the others). A task that gives up
-ends its operation ``failed``; when even that fails (the database is still unreachable), the
-failure is deferred to the workers' sweep, which ends the operation once the database answers.
+Each task releases, when it returns, the holdings its worker recorded when it received it, one per
+chunk of its run (``recovery.py``: the chunks of a worker that dies are taken up by the others). A
+task that gives up ends its operation ``failed``; when even that fails (the database is still
+unreachable), the failure is deferred to the workers' sweep, which ends the operation once the
+database answers.
 """
 
 from __future__ import annotations
@@ -54,14 +58,15 @@ class OperationTask(Task):
             except Exception:
                 logger.exception("could not defer the failure of bulk operation %s", operation_id)
 
-    def release(self, operation_id: str, index: int) -> None:
-        """This attempt no longer holds task ``index`` of the operation."""
+    def release(self, operation_id: str, index: int, count: int = 1) -> None:
+        """This attempt no longer holds tasks ``index`` to ``index + count - 1`` of the
+        operation (its chunks, or ``PLANNING``)."""
         leases = get_operation_store().leases
         if leases is None or self.request.hostname is None:
             return
         held_by = holder(self.request.hostname, self.request.id, self.request.retries)
         try:
-            leases.release(operation_id, index, held_by)
+            leases.release(operation_id, index, held_by, count)
         except Exception:  # the sweep finds the holder alive, or the chunk counted
             logger.exception("could not release task %s of operation %s", index, operation_id)
 
@@ -81,16 +86,19 @@ TASK_OPTIONS = {
 
 @shared_task(name="django_bulk_drf.run_operation", **TASK_OPTIONS)
 def run_operation(self: Task, operation_id: str) -> None:
-    """Plan the operation, then process its chunks: fanned out to every worker, or in turn."""
+    """Plan the operation, then process its chunks: in runs fanned out to every worker, or in
+    turn."""
     try:
-        chunk_count = background.plan_operation(operation_id)
+        runs = background.plan_operation(operation_id)
         if bulk_settings.USE_OPTIMIZED_TASKS:
-            dispatched(operation_id, list(range(chunk_count)))
-            chunks = (process_chunk.si(operation_id, index) for index in range(chunk_count))
-            group(chunks).apply_async()
+            dispatched(
+                operation_id,
+                [index for first, count in runs for index in range(first, first + count)],
+            )
+            group(process_chunk.si(operation_id, *run) for run in runs).apply_async()
             return
-        for index in range(chunk_count):
-            background.process_chunk(operation_id, index)
+        for run in runs:
+            background.process_chunk(operation_id, *run)
     except background.OperationLost as exc:
         background.fail_operation(operation_id, str(exc))
     finally:
@@ -98,14 +106,14 @@ def run_operation(self: Task, operation_id: str) -> None:
 
 
 @shared_task(name="django_bulk_drf.process_chunk", **TASK_OPTIONS)
-def process_chunk(self: Task, operation_id: str, index: int) -> None:
-    """Validate, write and report chunk ``index`` of the operation."""
+def process_chunk(self: Task, operation_id: str, index: int, count: int = 1) -> None:
+    """Validate, write and report chunks ``index`` to ``index + count - 1`` of the operation."""
     try:
-        background.process_chunk(operation_id, index)
+        background.process_chunk(operation_id, index, count)
     except background.OperationLost as exc:
         background.fail_operation(operation_id, str(exc))
     finally:
-        self.release(operation_id, index)
+        self.release(operation_id, index, count)
 
 
 def dispatched(operation_id: str, indexes: list[int]) -> None:

@@ -472,9 +472,10 @@ class BenchStack:
                 time.sleep(0.2)
         raise BenchFailure(f"{name} did not answer within {timeout:.0f} s")
 
-    def start_worker(self, timeout: float = 60.0) -> ManagedProcess:
-        """A Celery worker (prefork, concurrency 1), answering a control ping."""
-        argv = [PYTHON, "-m", "asgi_demo", "worker", "--concurrency", "1", "--loglevel", "warning"]
+    def start_worker(self, timeout: float = 60.0, concurrency: int = 1) -> ManagedProcess:
+        """A Celery worker (prefork, ``concurrency`` pool processes), answering a control ping."""
+        argv = [PYTHON, "-m", "asgi_demo", "worker", "--concurrency", str(concurrency)]
+        argv += ["--loglevel", "warning"]
         argv += ["--hostname", f"bench-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
         self.worker = self._start("worker", argv)
         wait_for_worker(self.worker, timeout)

@@ -9,6 +9,7 @@ from asgi_demo.contracts.models import Contract
 from django_bulk_drf import background, tasks
 from django_bulk_drf.models import ChunkLedger
 from django_bulk_drf.operations import ChunkReport, get_operation_store
+from django_bulk_drf.staging import StagedChunk
 from django_bulk_drf.writers import WriteResult
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation
@@ -30,10 +31,10 @@ def test_a_chunk_applied_twice_writes_once_and_reports_the_same():
     operation_id = staged_operation([contract_item(f"L{i}") for i in range(10)])
     record = get_operation_store().record(operation_id)
     viewset = background.rebuild_viewset(record)
-    payload = background.payload_of(record, get_operation_store().load_chunk(operation_id, 0))
+    chunk = StagedChunk.decode(get_operation_store().load_chunk(operation_id, 0))
 
-    first = background.apply_chunk(viewset, payload, operation_id, 0, list(range(10)))
-    second = background.apply_chunk(viewset, payload, operation_id, 0, list(range(10)))
+    first = background.apply_chunk(viewset, record, 0, chunk)
+    second = background.apply_chunk(viewset, record, 0, chunk)
 
     assert Contract.objects.count() == 10
     assert second.to_dict() == first.to_dict()

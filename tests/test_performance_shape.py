@@ -9,6 +9,7 @@ from asgi_demo.contracts.serializers import ContractSerializer
 from django_bulk_drf import background
 from django_bulk_drf.fastpath import fast_validator_for
 from django_bulk_drf.operations import get_operation_store
+from django_bulk_drf.staging import StagedChunk
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation
 from tests.testapp.serializers import BookSerializer, OwnedSerializer
@@ -99,11 +100,12 @@ def test_statements_per_chunk_do_not_grow_with_its_size(query_counter, sizes):
         operation_id = staged_operation(items, chunk_size=size)
         record = get_operation_store().record(operation_id)
         viewset = background.rebuild_viewset(record)
-        payload = background.payload_of(record, items)
         query_counter.reset()
-        background.apply_chunk(viewset, payload, operation_id, 0, list(range(size)))
+        background.apply_chunk(viewset, record, 0, StagedChunk(items))
         counts.append(sum(query_counter.by_alias.values()))
         get_operation_store().fail(operation_id, "measured")
 
-    assert counts[0] == counts[1]
-    assert counts[1] < 15
+    assert counts[0] == counts[1], counts
+    # The chunk opened (timeout, share lock, claim), the unique check, the write (COPY: the stage
+    # made sure of, the rows moved from it), the ledger row.
+    assert counts[1] <= 5, counts

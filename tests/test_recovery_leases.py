@@ -9,6 +9,7 @@ from django_redis import get_redis_connection
 
 from django_bulk_drf.operations import ChunkReport, RedisOperationStore, new_operation_id
 from django_bulk_drf.operations.leases import MISSING, PLANNING, QUEUED, Orphan, holder
+from django_bulk_drf.recovery import orphan_runs
 from tests.fixtures.records import operation_record
 
 ALIVE, DEAD = "alive@host", "dead@host"
@@ -127,3 +128,23 @@ def test_deferred_failures_are_kept_until_forgotten(store, operation):
     }
     store.leases.forget_failure(operation)
     assert store.leases.deferred_failures() == {}
+
+
+def test_a_run_is_held_chunk_by_chunk_and_its_uncounted_chunks_are_requeued_as_one_run(
+    store, operation
+):
+    store.leases.hold(operation, 0, holder(DEAD, "t0", 0), count=3)
+    store.report_chunk(operation, 0, ChunkReport(processed=0))  # committed before the death
+
+    taken = [orphan for orphan in store.leases.look(live).orphans if store.leases.take_over(orphan)]
+
+    assert orphan_runs(taken) == [(Orphan(operation, 1, holder(DEAD, "t0", 0)), 2)]
+    assert held(store, operation) == {1: QUEUED, 2: QUEUED}
+
+
+def test_release_frees_every_chunk_of_its_run(store, operation):
+    store.leases.hold(operation, 0, holder(ALIVE, "t0", 0), count=3)
+
+    store.leases.release(operation, 0, holder(ALIVE, "t0", 0), count=3)
+
+    assert held(store, operation) == {}

@@ -8,7 +8,8 @@ Django supports:
   ``returns_rows``; then the writers send multi-row ``INSERT … VALUES … RETURNING`` statements,
   built here with the conflict clause and ``RETURNING`` that Django's own ``connection.ops``
   spells for that database;
-- one row is inserted unless its unique key is taken (the chunk ledger's claim);
+- one row is inserted unless its unique key is taken (the chunk ledger's claim), in the statements
+  that open a chunk's transaction (``open_chunk``);
 - a share lock is taken as an exclusive one (``SELECT … FOR UPDATE``) where the database has row
   locks: correct, but concurrent chunks of one operation then commit one at a time;
 - no statement timeout.
@@ -136,6 +137,22 @@ class BaseBulkBackend:
         with self.connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchone() is not None
+
+    def open_chunk(
+        self, ledger: type[models.Model], claim: dict[str, Any], record_row: int, timeout: float
+    ) -> tuple[bool, bool]:
+        """Start a chunk's transaction: cap its statements at ``timeout`` seconds, read the
+        operation's record copy (ledger row ``record_row``) under a share lock, and insert the
+        chunk's ledger row (``claim``, by field name) unless it is taken. Returns whether the
+        copy says the operation was ended from its ledger, and whether this call claimed the
+        chunk."""
+        self.set_statement_timeout(timeout)
+        copies = ledger._default_manager.db_manager(self.connection.alias).filter(
+            operation_id=claim["operation_id"], chunk_index=record_row
+        )
+        if any(copy.outcome.get("ended") for copy in self.read_share_locked(copies)):
+            return True, False
+        return False, self.insert_unless_taken(ledger, claim)
 
     def read_share_locked(self, queryset: models.QuerySet) -> list[models.Model]:
         """The rows of ``queryset``, which no other transaction can change or lock exclusively

@@ -2,7 +2,10 @@
 needs to take up the work of a worker that died (``recovery.py``), shared by every worker on every
 machine.
 
-Each task of a live operation (its chunks, and ``PLANNING`` for its first task) has a holder:
+Each task of a live operation (each chunk, and ``PLANNING`` for its first task) has a holder; a
+task that runs several consecutive chunks holds each of them (``hold`` and ``release`` take a
+``count``), so that the chunks of a dead worker's run that had not been counted are re-queued,
+and those it had counted are not:
 
 - ``QUEUED`` from the moment it is sent to the broker;
 - ``<worker>|<task id>|<retries>`` once a worker has received it (a prefetched message, a retry
@@ -71,10 +74,12 @@ return marked
 )
 
 RELEASE = """
-if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
-  return redis.call('HDEL', KEYS[1], ARGV[1])
+for index = tonumber(ARGV[1]), tonumber(ARGV[1]) + tonumber(ARGV[3]) - 1 do
+  if redis.call('HGET', KEYS[1], index) == ARGV[2] then
+    redis.call('HDEL', KEYS[1], index)
+  end
 end
-return 0
+return 1
 """
 
 # Take an orphan over once, whichever sweeper comes first, and mark it QUEUED again; a chunk
@@ -151,18 +156,20 @@ class RedisChunkLeases:
             args=[bulk_settings.CACHE_TIMEOUT, operation_id, *indexes],
         )
 
-    def hold(self, operation_id: str, index: int, held_by: str) -> None:
-        """A worker received task ``index`` of the operation (``PLANNING`` for the first task)."""
+    def hold(self, operation_id: str, index: int, held_by: str, count: int = 1) -> None:
+        """A worker received the task of chunks ``index`` to ``index + count - 1`` of the
+        operation (``PLANNING`` for the first task)."""
         key = self._held_key(operation_id)
         pipe = self.client.pipeline(transaction=False)
-        pipe.hset(key, index, held_by)
+        pipe.hset(key, mapping=dict.fromkeys(range(index, index + count), held_by))
         pipe.expire(key, bulk_settings.CACHE_TIMEOUT)
         pipe.sadd(HELD_OPERATIONS, operation_id)
         pipe.execute()
 
-    def release(self, operation_id: str, index: int, held_by: str) -> None:
-        """The attempt ``held_by`` is over (whatever its outcome)."""
-        self._release(keys=[self._held_key(operation_id)], args=[index, held_by])
+    def release(self, operation_id: str, index: int, held_by: str, count: int = 1) -> None:
+        """The attempt ``held_by`` at chunks ``index`` to ``index + count - 1`` is over
+        (whatever its outcome)."""
+        self._release(keys=[self._held_key(operation_id)], args=[index, held_by, count])
 
     def look(self, is_live: Any) -> Sweep:
         """The holdings of the operations for which ``is_live(id)`` is true; the holdings of ended

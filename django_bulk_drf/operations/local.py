@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import exactjson
-from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index, by_segment
+from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index
 from .record import ChunkReport, OperationRecord, Snapshot, now
 from .store import Move, OperationStore, after_chunk, moved, restored_seq
 
@@ -72,14 +72,14 @@ class LocalOperationStore(OperationStore):
         self.payloads: dict[str, dict[int, bytes]] = {}
         self.lists: dict[tuple[str, str], SegmentedList] = {}
         self.reported: dict[str, set[int]] = {}
-        self.skipped: dict[str, set[int]] = {}
+        self.claims: dict[str, dict[bytes, int]] = {}
         self.listeners: list[Callable[[OperationRecord], None]] = []
         self.keys: dict[str, tuple[float, dict[str, str]]] = {}
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
         with self.lock:
             self.records[record.task_id] = record
-            self.payloads[record.task_id] = dict(enumerate(chunks))
+            self.payloads.setdefault(record.task_id, {}).update(enumerate(chunks))
 
     def record(self, operation_id: str) -> OperationRecord | None:
         with self.lock:
@@ -92,7 +92,31 @@ class LocalOperationStore(OperationStore):
     async def asnapshot(self, operation_id: str) -> Snapshot | None:
         return self.snapshot(operation_id)  # no I/O: no thread needed
 
-    def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
+    def stage_chunks(self, operation_id: str, chunks: dict[int, bytes]) -> None:
+        with self.lock:
+            self.payloads.setdefault(operation_id, {}).update(chunks)
+
+    def claim_keys(
+        self, operation_id: str, claims: list[tuple[int, list[bytes]]]
+    ) -> list[tuple[int, int, int]]:
+        refused = []
+        with self.lock:
+            kept = self.claims.setdefault(operation_id, {})
+            for index, keys in claims:
+                for position, key in enumerate(keys):
+                    first = kept.setdefault(key, index)
+                    if first != index:
+                        refused.append((index, position, first))
+                        break
+        return refused
+
+    def end_staging(self, operation_id: str, *, keep_payload: bool) -> None:
+        with self.lock:
+            self.claims.pop(operation_id, None)
+            if not keep_payload:
+                self.payloads.pop(operation_id, None)
+
+    def load_chunk(self, operation_id: str, index: int) -> Any:
         with self.lock:
             blob = self.payloads.get(operation_id, {}).get(index)
         return None if blob is None else exactjson.loads(blob)
@@ -153,18 +177,6 @@ class LocalOperationStore(OperationStore):
             kept = self.lists[(operation_id, name)] = SegmentedList(name in BY_INDEX)
         return kept
 
-    def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
-        with self.lock:
-            record = self.records[operation_id]
-            kept = self._list(operation_id, "errors")
-            for segment, values in by_segment(errors, record.chunk_size).items():
-                kept.extend(segment, values)
-            self.records[operation_id] = replace(
-                record,
-                error_count=record.error_count + len(errors),
-                processed=record.processed + len(errors),
-            )
-
     def page(
         self, operation_id: str, name: str, start: Position = FIRST, limit: int = STATUS_LIST_LIMIT
     ) -> Page:
@@ -198,11 +210,3 @@ class LocalOperationStore(OperationStore):
     def release_key(self, key: str) -> None:
         with self.lock:
             self.keys.pop(key, None)
-
-    def skip_indexes(self, operation_id: str) -> set[int]:
-        with self.lock:
-            return set(self.skipped.get(operation_id, set()))
-
-    def set_skip_indexes(self, operation_id: str, indexes: list[int]) -> None:
-        with self.lock:
-            self.skipped.setdefault(operation_id, set()).update(indexes)

@@ -196,20 +196,6 @@ return 1
 """
 )
 
-ADD_ERRORS = (
-    LUA_FUNCTIONS
-    + """
-local record, ttl, count = KEYS[1], tonumber(ARGV[2]), ARGV[3]
-if redis.call('EXISTS', record) == 0 then return 0 end
-for segment, values in pairs(cjson.decode(ARGV[1])) do
-  extend(record, 'errors', segment, values, ttl, true)
-end
-redis.call('HINCRBY', record, 'error_count', count)
-redis.call('HINCRBY', record, 'processed', count)
-return 1
-"""
-)
-
 SNAPSHOT = (
     LUA_PAGE
     + """
@@ -242,3 +228,31 @@ if #record == 0 then return false end
 return {record, found}
 """
 )
+
+
+# Each item's keys in turn: the first item to claim a key keeps it; an item that finds one of its
+# keys kept by another claims no more. ARGV: the first item's index, one byte per item (its number
+# of keys), the keys end to end, the expiry, the length of a key.
+CLAIM_KEYS = """
+local first, counts, keys = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local size, at, refused = tonumber(ARGV[5]), 1, {}
+for i = 1, #counts do
+  local index = tostring(first + i - 1)
+  local count = string.byte(counts, i)
+  for position = 1, count do
+    local key = string.sub(keys, at + (position - 1) * size, at + position * size - 1)
+    if redis.call('HSETNX', KEYS[1], key, index) == 0 then
+      local kept_by = redis.call('HGET', KEYS[1], key)
+      if kept_by ~= index then
+        table.insert(refused, first + i - 1)
+        table.insert(refused, position - 1)
+        table.insert(refused, tonumber(kept_by))
+        break
+      end
+    end
+  end
+  at = at + count * size
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[4]))
+return refused
+"""

@@ -27,10 +27,10 @@ from django.conf import settings
 from .. import exactjson
 from ..settings import bulk_settings
 from .leases import RedisChunkLeases
-from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index, by_segment
+from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index
 from .lua import (
-    ADD_ERRORS,
     ALL_LISTS,
+    CLAIM_KEYS,
     MOVE,
     ORDERED,
     PAGE,
@@ -203,9 +203,9 @@ class RedisOperationStore(OperationStore):
         self._report_chunk = client.register_script(REPORT_CHUNK)
         self._move = client.register_script(MOVE)
         self._restore = client.register_script(RESTORE)
-        self._add_errors = client.register_script(ADD_ERRORS)
         self._snapshot = client.register_script(SNAPSHOT)
         self._page = client.register_script(PAGE)
+        self._claim_keys = client.register_script(CLAIM_KEYS)
         self.leases = RedisChunkLeases(client, record_key)
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
@@ -253,7 +253,47 @@ class RedisOperationStore(OperationStore):
         script = async_scripts()["page"]
         return read_page_from(await script(keys=[record_key(operation_id)], args=args))
 
-    def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
+    def stage_chunks(self, operation_id: str, chunks: dict[int, bytes]) -> None:
+        key = f"{record_key(operation_id)}:payload"
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, mapping=chunks)
+        pipe.expire(key, bulk_settings.CACHE_TIMEOUT)
+        pipe.execute()
+
+    def claim_keys(
+        self, operation_id: str, claims: list[tuple[int, list[bytes]]]
+    ) -> list[tuple[int, int, int]]:
+        if not claims:
+            return []
+        first = claims[0][0]
+        counts = bytearray(claims[-1][0] - first + 1)
+        for index, keys in claims:
+            counts[index - first] = len(keys)
+        size = len(claims[0][1][0])
+        packed = b"".join(key for _, keys in claims for key in keys)
+        refused = self._claim_keys(
+            keys=[f"{record_key(operation_id)}:claims"],
+            args=[first, bytes(counts), packed, bulk_settings.CACHE_TIMEOUT, size],
+        )
+        return [tuple(refused[at : at + 3]) for at in range(0, len(refused), 3)]
+
+    def end_staging(self, operation_id: str, *, keep_payload: bool) -> None:
+        key = record_key(operation_id)
+        names = [f"{key}:claims"] if keep_payload else [f"{key}:claims", f"{key}:payload"]
+        self.client.delete(*names)
+
+    def record_and_chunk(self, operation_id: str, index: int) -> tuple[OperationRecord | None, Any]:
+        """One round trip."""
+        key = record_key(operation_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hgetall(key)
+        pipe.hget(f"{key}:payload", index)
+        raw, blob = pipe.execute()
+        return (decode_record(raw) if raw else None), (
+            None if blob is None else exactjson.loads(blob)
+        )
+
+    def load_chunk(self, operation_id: str, index: int) -> Any:
         blob = self.client.hget(f"{record_key(operation_id)}:payload", index)
         return None if blob is None else exactjson.loads(blob)
 
@@ -302,21 +342,6 @@ class RedisOperationStore(OperationStore):
             )
         )
 
-    def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
-        key = record_key(operation_id)
-        chunk_size = self.client.hget(key, "chunk_size")
-        if not errors or chunk_size is None:
-            return
-        segments = by_segment(errors, int(chunk_size))
-        self._add_errors(
-            keys=[key],
-            args=[
-                encoded_lists({str(segment): values for segment, values in segments.items()}),
-                bulk_settings.CACHE_TIMEOUT,
-                len(errors),
-            ],
-        )
-
     def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:
         name = f"bulkdrf:idempotency:{key}"
         if self.client.set(name, orjson.dumps(value), nx=True, ex=ttl):
@@ -329,16 +354,3 @@ class RedisOperationStore(OperationStore):
 
     def release_key(self, key: str) -> None:
         self.client.delete(f"bulkdrf:idempotency:{key}")
-
-    def skip_indexes(self, operation_id: str) -> set[int]:
-        raw = self.client.smembers(f"{record_key(operation_id)}:skip")
-        return {int(value) for value in raw}
-
-    def set_skip_indexes(self, operation_id: str, indexes: list[int]) -> None:
-        if not indexes:
-            return
-        key = f"{record_key(operation_id)}:skip"
-        pipe = self.client.pipeline(transaction=True)
-        pipe.sadd(key, *indexes)
-        pipe.expire(key, bulk_settings.CACHE_TIMEOUT)
-        pipe.execute()

@@ -105,15 +105,41 @@ class OperationStore(ABC):
 
     @abstractmethod
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
-        """Save a new record and its payload, already split into serialised chunks."""
+        """Save a new record and its payload, already split into serialised chunks (none when
+        they were staged with ``stage_chunks``)."""
 
     @abstractmethod
     def record(self, operation_id: str) -> OperationRecord | None:
         """The record, or None when unknown or expired."""
 
     @abstractmethod
-    def load_chunk(self, operation_id: str, index: int) -> list[Any] | None:
-        """The items of a staged chunk, or None when it is gone."""
+    def stage_chunks(self, operation_id: str, chunks: dict[int, bytes]) -> None:
+        """Save serialised chunks of an operation being staged (its record comes with
+        ``create`` once the whole payload is staged)."""
+
+    @abstractmethod
+    def claim_keys(
+        self, operation_id: str, claims: list[tuple[int, list[bytes]]]
+    ) -> list[tuple[int, int, int]]:
+        """Claim each item's keys (``(item index, [key, ...])``, in payload order; keys of one
+        length, fewer than 256 an item) for the operation being staged; a key is kept by the
+        first item that claims it. Returns, for each item that found one of its keys kept by
+        another, ``(item index, position of that key in its list, index of the item that keeps
+        it)``; such an item claims no further key."""
+
+    @abstractmethod
+    def end_staging(self, operation_id: str, *, keep_payload: bool) -> None:
+        """Forget the keys claimed while staging, and the staged chunks unless
+        ``keep_payload`` (the operation was created; else it was abandoned)."""
+
+    @abstractmethod
+    def load_chunk(self, operation_id: str, index: int) -> Any:
+        """The value of a staged chunk (JSON, every number exact), or None when it is gone."""
+
+    def record_and_chunk(self, operation_id: str, index: int) -> tuple[OperationRecord | None, Any]:
+        """The record and the value of a staged chunk, read together (a worker reads both before
+        each chunk of its run)."""
+        return self.record(operation_id), self.load_chunk(operation_id, index)
 
     @abstractmethod
     def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
@@ -136,25 +162,12 @@ class OperationStore(ABC):
         A restored list is one segment (segment 0)."""
 
     @abstractmethod
-    def add_errors(self, operation_id: str, errors: list[dict[str, Any]]) -> None:
-        """Record item errors found before the chunks run (duplicate keys across chunks), each
-        in the segment of its item."""
-
-    @abstractmethod
     def page(
         self, operation_id: str, name: str, start: Position = FIRST, limit: int = STATUS_LIST_LIMIT
     ) -> Page:
         """Up to ``limit`` values of a list (``created_ids``, ``updated_ids``, ``deleted_ids``,
         ``results`` or ``errors``) from ``start`` on, in payload order (``lists.py``), reading
         only the segments the page returns."""
-
-    @abstractmethod
-    def skip_indexes(self, operation_id: str) -> set[int]:
-        """Items left out before the chunks run (reported as errors already)."""
-
-    @abstractmethod
-    def set_skip_indexes(self, operation_id: str, indexes: list[int]) -> None:
-        """Leave these items out when their chunks run."""
 
     @abstractmethod
     def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:

@@ -13,7 +13,7 @@ from django_bulk_drf.backends import (
     postgresql,
     sqlite,
 )
-from django_bulk_drf.models import ChunkLedger
+from django_bulk_drf.models import RECORD_ROW, ChunkLedger
 from tests.unit.conftest import UNIT_DATABASES
 
 
@@ -75,13 +75,26 @@ def test_a_ledger_chunk_is_claimed_once(monkeypatch, returns_rows):
     operation_id = uuid.uuid4()
 
     with transaction.atomic(using="embedded"):
-        first = ChunkLedger.claim("embedded", operation_id, 0)
-        again = ChunkLedger.claim("embedded", operation_id, 0)
-        other = ChunkLedger.claim("embedded", operation_id, 1)
+        first = ChunkLedger.open_chunk("embedded", operation_id, 0, 0)
+        ended, again = ChunkLedger.open_chunk("embedded", operation_id, 0, 0)
+        other = ChunkLedger.open_chunk("embedded", operation_id, 1, 0)
 
-    assert first is None and other is None
-    assert (again.operation_id, again.chunk_index) == (operation_id, 0)
+    assert first == other == (False, None)
+    assert not ended and (again.operation_id, again.chunk_index) == (operation_id, 0)
     assert ChunkLedger.objects.using("embedded").count() == 2
+
+
+@pytest.mark.django_db(databases=UNIT_DATABASES)
+def test_no_chunk_opens_once_the_operation_was_ended_from_its_ledger():
+    operation_id = uuid.uuid4()
+    ChunkLedger.objects.using("embedded").create(
+        operation_id=operation_id, chunk_index=RECORD_ROW, outcome={"ended": True}
+    )
+
+    with transaction.atomic(using="embedded"):
+        opened = ChunkLedger.open_chunk("embedded", operation_id, 0, 0)
+
+    assert opened == (True, None)
 
 
 @pytest.mark.django_db(databases=UNIT_DATABASES)

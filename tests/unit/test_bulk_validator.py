@@ -164,3 +164,29 @@ def test_queries_do_not_grow_with_the_number_of_items(make_viewset, viewset_name
         counts.append(len(queries))
 
     assert counts[0] == counts[1]
+
+
+def test_the_keys_an_item_claims_are_normalised_as_validation_normalises_them(make_viewset):
+    upsert = BulkItemsValidator(
+        make_viewset(EmbeddedContractViewSet), UPSERT, unique_fields=CONTRACT_KEY
+    )
+    create = BulkItemsValidator(make_viewset(EmbeddedContractViewSet), CREATE)
+
+    as_json = create.claimed_keys(contract("A", year=2024))
+    as_csv = create.claimed_keys(contract(" A ", year="2024"))
+
+    assert as_json == as_csv == [(1, ("A", 2024))]
+    assert upsert.claimed_keys(contract("A", year="2024")) == [(0, ("A", 2024))]
+    assert create.claimed_keys(contract("A", year=None)) == []  # NULLs never collide
+    assert create.claimed_keys(contract("A", year="soon")) == []  # refused by its validation
+    assert create.claimed_keys("not an object") == []
+
+
+def test_an_update_by_id_claims_its_id_and_one_without_id_claims_nothing(make_viewset):
+    validator = BulkItemsValidator(make_viewset(EmbeddedContractViewSet), UPDATE)
+
+    assert validator.claimed_keys({"id": "7", "amount": "1.00"})[0] == (0, (7,))
+    assert validator.claimed_keys({"amount": "1.00"}) == []
+    assert validator.duplicate_error(0, 3) == {
+        NON_FIELD_ERRORS: ["Duplicate of item 3: id must be unique within the payload."]
+    }

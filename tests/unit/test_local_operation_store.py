@@ -22,7 +22,7 @@ from django_bulk_drf.operations import (
 from django_bulk_drf.operations.redis import decode_published, decode_record, encode_record
 from django_bulk_drf.progress import LocalOperationEvents
 from django_bulk_drf.writers import WriteResult
-from tests.fixtures.records import operation_record
+from tests.fixtures.records import CHUNK, operation_record
 
 
 def staged(store: LocalOperationStore, *, chunks: int = 2, operation: str = "create") -> str:
@@ -97,19 +97,20 @@ def test_concurrent_reports_add_up_and_end_once(store):
 
 
 def test_every_error_is_kept_and_the_status_lists_the_first_by_index(store):
-    operation_id = staged(store, chunks=200)
-    refused = [{"index": i, "errors": {"id": ["Duplicate."]}} for i in range(1, 2000, 2)]
-    store.add_errors(operation_id, refused)
-    store.set_skip_indexes(operation_id, [1, 3])
-    store.report_chunk(operation_id, 0, ChunkReport(10, errors=[{"index": 4, "errors": {}}]))
+    operation_id = staged(store, chunks=3)
+    later = [{"index": CHUNK + i, "errors": {"id": ["Duplicate."]}} for i in range(1_500)]
+    # Reported out of order, listed in payload order (one segment per chunk).
+    store.report_chunk(operation_id, 2, ChunkReport(CHUNK, errors=[{"index": 2 * CHUNK}]))
+    store.report_chunk(operation_id, 1, ChunkReport(CHUNK, errors=later))
+    store.report_chunk(operation_id, 0, ChunkReport(CHUNK, errors=[{"index": 4, "errors": {}}]))
 
     status = store.status(operation_id)
-    assert status["error_count"] == STATUS_LIST_LIMIT + 1
+    assert status["error_count"] == 1_502
     assert status["errors_truncated"] is True
-    assert [error["index"] for error in status["errors"][:4]] == [1, 3, 4, 5]
     assert len(status["errors"]) == STATUS_LIST_LIMIT
-    assert store.page(operation_id, "errors", limit=2000).values[-1]["index"] == 1999
-    assert store.skip_indexes(operation_id) == {1, 3}
+    assert [error["index"] for error in status["errors"][:2]] == [4, CHUNK]
+    every = store.page(operation_id, "errors", limit=10_000).values
+    assert [error["index"] for error in every] == [4, *range(CHUNK, CHUNK + 1_500), 2 * CHUNK]
 
 
 def test_the_result_lists_come_with_the_end_and_rows_only_for_a_get(store):
