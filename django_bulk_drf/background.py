@@ -231,14 +231,17 @@ def by_index(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(errors, key=lambda error: error["index"])
 
 
-def committed_counts(operation_id: str, db: str) -> dict[str, int]:
-    """What the committed chunks of an operation wrote, from the ledger."""
+def committed_counts(operation_id: str, db: str, store: OperationStore) -> dict[str, int]:
+    """What the committed chunks of an operation wrote, from the ledger. A chunk whose commit went
+    through but was never reported (its connection dropped before the commit's answer, and its
+    retries ran out) is reported now, so that the record counts what the database holds."""
     counts = {"created_count": 0, "updated_count": 0, "deleted_count": 0, "chunks": 0}
-    for outcome in (
+    for index, outcome in (
         ChunkLedger.objects.using(db)
         .filter(operation_id=operation_id, chunk_index__gte=0)
-        .values_list("outcome", flat=True)
+        .values_list("chunk_index", "outcome")
     ):
+        store.report_chunk(operation_id, index, ChunkReport.from_dict(outcome))
         counts["chunks"] += 1
         for name in ("created", "updated", "deleted"):
             counts[f"{name}_count"] += len(outcome.get(f"{name}_ids", []))
@@ -257,7 +260,7 @@ def fail_operation(operation_id: str, reason: str, store: OperationStore | None 
         db = rebuild_viewset(record).get_queryset().db
     except Exception:  # the viewset itself may be what failed; the ledger is then on "default"
         db = "default"
-    counts = committed_counts(operation_id, db)
+    counts = committed_counts(operation_id, db, store)
     logger.warning("bulk operation %s failed: %s", operation_id, reason)
     store.fail(
         operation_id,
