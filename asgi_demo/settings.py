@@ -156,3 +156,8 @@ LOGGING = {
 
 # BULK_DRF_* from the environment, typed like the package defaults (BULK_DRF_MAX_RECORDS=1000000).
 globals().update(bulk_settings_from_env(os.environ))
+
+# Django's ASGI handler receives a request body into a temporary file that stays in memory up to
+# this size: a /bulk/ body is read from it a part at a time, so keep only a little of it in memory
+# (Django's default, 2.5 MB, is held once per concurrent upload).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
