@@ -54,6 +54,7 @@ from .operations import (
     now,
 )
 from .payloads import BulkPayload
+from .protocols import BulkViewSet
 from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
 from .settings import bulk_settings
 from .staging import StagedChunk
@@ -178,7 +179,7 @@ def process_chunk(
 
 
 def apply_chunk(
-    viewset: Any,
+    viewset: BulkViewSet,
     record: OperationRecord,
     index: int,
     chunk: StagedChunk,
@@ -308,7 +309,7 @@ def recover_operation(
             lists[name].extend(chunk.outcome.get(name, []))
     complete = len(chunks) == record.chunks_total
     status = Status.COMPLETED if complete else Status.FAILED
-    counts = {f"{name[:-4]}_count": len(lists[name]) for name in ID_LISTS}
+    created, updated, deleted = (len(lists[name]) for name in ID_LISTS)
     record = replace(
         record,
         status=status,
@@ -319,9 +320,11 @@ def recover_operation(
         finished_at=now(),
         message="The operation record was lost (was the store restarted without "
         "persistence?) and was rebuilt from the chunk ledger. Committed: "
-        f"{len(chunks)} of {record.chunks_total} chunk(s), {counts['created_count']} created, "
-        f"{counts['updated_count']} updated, {counts['deleted_count']} deleted.",
-        **counts,
+        f"{len(chunks)} of {record.chunks_total} chunk(s), {created} created, "
+        f"{updated} updated, {deleted} deleted.",
+        created_count=created,
+        updated_count=updated,
+        deleted_count=deleted,
     )
     if store.restore(record, lists, [chunk.chunk_index for chunk in chunks]):
         logger.warning("bulk operation %s rebuilt from its ledger: %s", operation_id, status)

@@ -15,6 +15,7 @@ from django.db import transaction
 from .backends import bulk_backend
 from .exceptions import BulkValidationError
 from .payloads import BulkPayload
+from .protocols import BulkViewSet
 from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .writers import WriteResult
@@ -29,7 +30,7 @@ class BulkOutcome(WriteResult):
 
 
 def execute_payload(
-    viewset: Any,
+    viewset: BulkViewSet,
     payload: BulkPayload,
     *,
     skip_invalid: bool = False,
@@ -64,7 +65,7 @@ def execute_payload(
     return outcome
 
 
-def payload_validator(viewset: Any, payload: BulkPayload) -> BulkItemsValidator:
+def payload_validator(viewset: BulkViewSet, payload: BulkPayload) -> BulkItemsValidator:
     """The validator of the payload's items, with the viewset's serializer."""
     return BulkItemsValidator(
         viewset,
@@ -75,14 +76,16 @@ def payload_validator(viewset: Any, payload: BulkPayload) -> BulkItemsValidator:
     )
 
 
-def write_items(viewset: Any, payload: BulkPayload, items: list[Any]) -> WriteResult:
+def write_items(viewset: BulkViewSet, payload: BulkPayload, items: list[Any]) -> WriteResult:
     """The payload kind's write hook, as ``perform_bulk_upsert(items, unique_fields)``."""
     kind = payload.kind
+    if kind.hook is None:
+        raise ValueError(f"a {payload.operation} reads rows: it has no write hook")
     hook = getattr(viewset, kind.hook)
     return hook(items, *(getattr(payload, name) for name in kind.hook_args))
 
 
-def read_rows(viewset: Any, ids: list[Any]) -> list[Any]:
+def read_rows(viewset: BulkViewSet, ids: list[Any]) -> list[Any]:
     """The serialized rows of ``get_queryset()`` with these ids, in the order asked."""
     queryset = viewset.filter_queryset(viewset.get_queryset()).filter(pk__in=ids)
     rows = {row.pk: row for row in queryset}
@@ -91,7 +94,7 @@ def read_rows(viewset: Any, ids: list[Any]) -> list[Any]:
 
 
 def run_in_transaction(
-    viewset: Any, payload: BulkPayload, timeout: float, **options: Any
+    viewset: BulkViewSet, payload: BulkPayload, timeout: float, **options: Any
 ) -> BulkOutcome:
     """``execute_payload`` in its own transaction, with a statement timeout where supported."""
     db = viewset.get_queryset().db

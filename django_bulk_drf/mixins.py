@@ -48,6 +48,7 @@ from .metrics import measure, sync_metrics
 from .operations import OperationRecord
 from .parsers import with_bulk_parsers
 from .payloads import BulkPayload, body_batches, payload_options, read_payload, request_body
+from .protocols import AsyncModelViewSet
 from .serializers import ValidatedItem, allowed_conflict_targets
 from .settings import bulk_settings
 from .staging import Staging, too_many_items
@@ -56,8 +57,10 @@ from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
 
-class BulkOperationsMixin:
-    """Bulk handlers for an adrf ``ModelViewSet``; see the README for the endpoints they serve."""
+class BulkOperationsMixin(AsyncModelViewSet):
+    """Bulk handlers for an adrf ``ModelViewSet``; see the README for the endpoints they serve.
+
+    Its base is ``object``; to a type checker it is adrf's ``ModelViewSet``, which it extends."""
 
     #: Largest array answered synchronously (default ``BULK_DRF_SYNC_UPSERT_MAX_ITEMS``).
     bulk_sync_max_items: int | None = None
@@ -125,7 +128,9 @@ class BulkOperationsMixin:
             throttles.append(BulkOperationThrottle())
         return throttles
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def options(  # type: ignore[override]  # DRF calls its handlers with its own Request
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> Response:
         """DRF's ``OPTIONS``, whose metadata describes the standard actions as adrf's does: the
         list URL's bulk PUT, PATCH and DELETE are left out of it (DRF's metadata would look for
         the object a PUT replaces). The ``Allow`` header still lists them."""
@@ -294,7 +299,8 @@ class BulkOperationsMixin:
         """Count a request that starts a background operation against the ``bulk`` scope."""
         throttle = BulkOperationThrottle()
         if not throttle.allow_request(request, self):
-            self.throttled(request, throttle.wait())
+            # None (no wait known) is what DRF's check_throttles passes too.
+            self.throttled(request, throttle.wait())  # type: ignore[arg-type]
 
     def _bulk_url(self, request: Request) -> str:
         try:

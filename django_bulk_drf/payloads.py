@@ -19,6 +19,7 @@ from rest_framework.request import Request
 
 from .actions import OPERATIONS, BulkAction, OperationKind
 from .exceptions import BadBulkRequest
+from .protocols import BulkViewSet
 from .streams import NotAnArray
 
 IDS_HINT = "Give the ids as ?ids=1,2,3 or as a JSON array of ids."
@@ -49,7 +50,7 @@ class BulkPayload:
 
 
 async def read_payload(
-    viewset: Any, request: Request, action: BulkAction, items: list[Any] | None = None
+    viewset: BulkViewSet, request: Request, action: BulkAction, items: list[Any] | None = None
 ) -> BulkPayload:
     """The payload of ``action``: ids from ``?ids=`` (or a body of ids, except on GET), else the
     items of the body (or ``items``, when the handler has read it) and ``?unique_fields=``."""
@@ -61,7 +62,7 @@ async def read_payload(
     return payload
 
 
-def payload_options(viewset: Any, request: Request, action: BulkAction) -> BulkPayload:
+def payload_options(viewset: BulkViewSet, request: Request, action: BulkAction) -> BulkPayload:
     """The payload of an ``action`` that takes items, without them: its kind and options."""
     unique_fields = parse_unique_fields(viewset, request.query_params.get("unique_fields"))
     kind = action.kind_for(unique_fields)
@@ -77,7 +78,10 @@ def body_batches(request: Request) -> Iterator[list[Any]]:
     """The items of an array body a batch at a time, read a part at a time by the parsers that
     can (``parsers.py``); a project's own parser reads it whole. Blocking: call it in a thread."""
     stream = body_stream(request)
-    parser = None if stream is None else request.negotiator.select_parser(request, request.parsers)
+    negotiator, parsers = request.negotiator, request.parsers or ()
+    parser = None
+    if stream is not None and negotiator is not None:
+        parser = negotiator.select_parser(request, parsers)
     if parser is None or not hasattr(parser, "stream_batches"):
         yield require_item_list(request.data)
         return
@@ -97,7 +101,7 @@ def body_stream(request: Request) -> Any:
     return stream
 
 
-async def read_ids(viewset: Any, request: Request) -> list[Any]:
+async def read_ids(viewset: BulkViewSet, request: Request) -> list[Any]:
     """The ids of a get or delete: ``?ids=``, else (a delete) a JSON array in the body."""
     model = viewset.get_queryset().model
     if "ids" in request.query_params or request.method == "GET":
@@ -130,7 +134,7 @@ def parse_ids(model: type[models.Model], raw_ids: Any) -> list[Any]:
     return list(dict.fromkeys(ids))
 
 
-def parse_unique_fields(viewset: Any, raw: str | None) -> tuple[str, ...]:
+def parse_unique_fields(viewset: BulkViewSet, raw: str | None) -> tuple[str, ...]:
     """The conflict target named by ``?unique_fields=``, checked against the allowed targets."""
     if raw is None:
         return ()

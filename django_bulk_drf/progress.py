@@ -163,7 +163,7 @@ class RedisOperationEvents(OperationEvents):
         self.url = url or redis_url()
         self.lock = asyncio.Lock()
         self.client: aioredis.Redis | None = None
-        self.pubsub: Any = None
+        self.pubsub: aioredis.client.PubSub | None = None
         self.reader: asyncio.Task[None] | None = None
         # Futures resolved by Redis's SUBSCRIBE confirmations, in the order the commands were sent.
         self.confirmations: dict[str, deque[asyncio.Future[None]]] = {}
@@ -229,7 +229,7 @@ class RedisOperationEvents(OperationEvents):
         if self.reader is None:
             self.reader = asyncio.create_task(self._read(self.pubsub), name="bulk-drf-progress")
 
-    async def _read(self, pubsub: Any) -> None:
+    async def _read(self, pubsub: aioredis.client.PubSub) -> None:
         """Fan messages out until no channel is subscribed, then release the connection."""
         while True:
             try:
@@ -286,8 +286,10 @@ class RedisOperationEvents(OperationEvents):
             if self.subscribers or self.confirmations:
                 return False
             try:
-                await self.pubsub.aclose()
-                await self.client.aclose()
+                if self.pubsub is not None:
+                    await self.pubsub.aclose()
+                if self.client is not None:
+                    await self.client.aclose()
             finally:
                 self.pubsub = self.client = self.reader = None
         return True
@@ -298,13 +300,13 @@ class LocalOperationEvents(OperationEvents):
 
     def __init__(self, store: LocalOperationStore | None = None) -> None:
         super().__init__()
-        store = store or get_operation_store()
-        if not isinstance(store, LocalOperationStore):
+        chosen = store or get_operation_store()
+        if not isinstance(chosen, LocalOperationStore):
             raise ImproperlyConfigured(
                 "LocalOperationEvents hears only LocalOperationStore; set BULK_DRF_PROGRESS_EVENTS "
-                f"to the hub of {type(store).__name__} (or leave it None)."
+                f"to the hub of {type(chosen).__name__} (or leave it None)."
             )
-        self.store = store
+        self.store = chosen
         self.loop = asyncio.get_running_loop()
 
     async def subscribe(self, operation_id: str) -> Subscription:

@@ -55,7 +55,8 @@ class MalformedBody(ParseError):
     ``line`` (kept as numbers)."""
 
     def __init__(self, message: str, **position: int) -> None:
-        self.detail = {"detail": message, **position}
+        # Not through ParseError.__init__, which would turn the numbers into strings.
+        self.detail = {"detail": message, **position}  # type: ignore[dict-item]
 
 
 class NotAnArray(ParseError):
@@ -281,11 +282,8 @@ def ndjson_batches(stream: IO[bytes], encoding: str = "utf-8") -> Iterator[list[
         cut = pending.rfind(b"\n")
         if cut < 0:
             if len(pending) > MAX_ITEM_BYTES:
-                raise ParseError(
-                    {
-                        "detail": f"NDJSON line {line} is longer than {MAX_ITEM_BYTES} bytes.",
-                        "line": line,
-                    }
+                raise MalformedBody(
+                    f"NDJSON line {line} is longer than {MAX_ITEM_BYTES} bytes.", line=line
                 )
             continue
         block, pending = pending[:cut], pending[cut + 1 :]

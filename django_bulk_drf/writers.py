@@ -76,7 +76,7 @@ def proposed_row(model: type[models.Model], item: ValidatedItem) -> models.Model
     """
     if item.stored is None:
         return build_instance(model, item.data)
-    instance = copy.copy(item.instance)
+    instance = copy.copy(item.stored.instance)
     for model_field in model_fields_for(model, item.data):
         setattr(instance, model_field.attname, _attname_value(model_field, item.data))
     return instance
@@ -107,7 +107,7 @@ def update_rows(
         fields = model_fields_for(model, present)
         instances = []
         for item in group:
-            instance = item.instance
+            instance = item.stored_row.instance
             for model_field in fields:
                 setattr(instance, model_field.attname, _attname_value(model_field, item.data))
             for model_field in bumped:
@@ -118,7 +118,7 @@ def update_rows(
         names = list(dict.fromkeys(names))
         if names:
             manager.bulk_update(instances, names, batch_size=batch_size)
-    return WriteResult(updated_ids=[item.stored.pk for item in items])
+    return WriteResult(updated_ids=[item.stored_row.pk for item in items])
 
 
 def _attname_value(model_field: models.Field, data: dict[str, Any]) -> Any:
@@ -277,7 +277,11 @@ class RowBuilder:
 
     def _passthrough(self, model_field: models.Field) -> bool:
         if model_field.is_relation:
-            return model_field.many_to_one and self._passthrough(model_field.target_field)
+            return (
+                bool(model_field.many_to_one)
+                and isinstance(model_field, models.ForeignKey)
+                and self._passthrough(model_field.target_field)
+            )
         return type(model_field) in self.passthrough_fields
 
     def build(self, items: Sequence[ValidatedItem]) -> list[tuple]:

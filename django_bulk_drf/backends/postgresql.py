@@ -23,7 +23,7 @@ from typing import Any
 from django.db import OperationalError, models
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
-from .base import BaseBulkBackend, Insert
+from .base import BaseBulkBackend, Insert, column_name, stored_fields
 
 #: SQLSTATE of a statement cancelled by ``statement_timeout`` (``query_canceled``).
 QUERY_CANCELED = "57014"
@@ -103,8 +103,8 @@ class BulkBackend(BaseBulkBackend):
         self, ledger: type[models.Model], claim: dict[str, Any], record_row: int, timeout: float
     ) -> tuple[bool, bool]:
         """The base's three steps in one statement (one round trip for each chunk)."""
-        fields = [ledger._meta.get_field(name) for name in claim]
-        column = {f.name: self.quote(f.column) for f in fields}
+        fields = stored_fields(ledger, claim)
+        column = {f.name: self.quote(column_name(f)) for f in fields}
         table = self.table_sql(ledger)
         timeout_sql = "set_config('statement_timeout', %s, true)" if timeout else "''"
         sql = (
