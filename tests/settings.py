@@ -52,6 +52,10 @@ REST_FRAMEWORK = {
 ROOT_URLCONF = "tests.urls"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Django's PostgreSQL backend with a cheaper flush between transactional tests (tests/postgresql).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "tests.postgresql"
+
 # Parallel runs on one machine (several checkouts) each need their own test database.
 if os.environ.get("BULK_TEST_DB_NAME"):
     DATABASES["default"]["TEST"] = {"NAME": os.environ["BULK_TEST_DB_NAME"]}

@@ -150,6 +150,7 @@ async def test_a_users_operation_pages_for_that_user_only(api, alice, bob):
 ROWS = 100_000
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_100k_row_create_reads_back_every_id_once_in_payload_order(fault_processes):
     env = {"BULK_DRF_MAX_RECORDS": str(ROWS), "BULK_DRF_CHUNK_SIZE": "1000"}

@@ -83,6 +83,7 @@ def operation_keys() -> set[bytes]:
 ROWS = 200_000
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(600)
 def test_a_200k_row_body_streamed_in_parts_is_written_once_in_bounded_server_memory(

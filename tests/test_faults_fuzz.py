@@ -17,6 +17,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_settled"),
     pytest.mark.timeout(240),
+    pytest.mark.slow,
 ]
 
 CASES_PER_MODE = 40

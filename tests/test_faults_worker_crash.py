@@ -15,7 +15,11 @@ from django.db.models import Count
 
 from asgi_demo.contracts.models import Contract
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(240),
+    pytest.mark.slow,
+]
 
 ROWS = 10_000
 
