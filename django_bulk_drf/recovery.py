@@ -31,6 +31,8 @@ from typing import Any
 from celery.signals import task_received, worker_ready
 from django.db import close_old_connections
 
+from . import tasks
+from .background import fail_operation
 from .operations import get_operation_store
 from .operations.leases import PLANNING, Orphan, holder, worker_of
 
@@ -41,21 +43,25 @@ WORKER_TTL = 15
 SWEEP_SECONDS = 10
 #: Orphan chunks re-queued in one task at most.
 LONGEST_REQUEUED_RUN = 50
-RUN_OPERATION = "django_bulk_drf.run_operation"
-PROCESS_CHUNK = "django_bulk_drf.process_chunk"
+
+
+def connect_worker_signals() -> None:
+    """Connect the handlers of the workers' Celery signals (``BulkDRFConfig.ready``; connecting
+    again is harmless). They act in worker processes only: no other process receives tasks."""
+    task_received.connect(hold_received_task, weak=False, dispatch_uid=f"{__name__}.hold")
+    worker_ready.connect(watch_when_ready, weak=False, dispatch_uid=f"{__name__}.watch")
 
 
 def held_task(name: str, args: Any) -> tuple[str, int, int] | None:
     """The operation, first chunk index (``PLANNING`` for the first task) and chunk count of a
     task, if it is ours."""
-    if name == RUN_OPERATION and args:
+    if name == tasks.run_operation.name and args:
         return str(args[0]), PLANNING, 1
-    if name == PROCESS_CHUNK and args and len(args) > 1:
+    if name == tasks.process_chunk.name and args and len(args) > 1:
         return str(args[0]), int(args[1]), int(args[2]) if len(args) > 2 else 1
     return None
 
 
-@task_received.connect
 def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
     """Record that this worker holds the task it just received."""
     task = held_task(request.name, request.args)
@@ -71,7 +77,6 @@ def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -
         logger.exception("could not record that %s holds %s", request.hostname, task)
 
 
-@worker_ready.connect
 def watch_when_ready(sender: Any = None, **kwargs: Any) -> None:
     start_watch(sender.hostname)
 
@@ -132,8 +137,6 @@ def sweep(worker: str) -> int:
 def broker_queue_is_empty() -> bool:
     """Whether the queue the chunk tasks are routed to holds no message (a queue the broker does
     not know is empty)."""
-    from . import tasks
-
     app = tasks.process_chunk.app
     queue = app.amqp.router.route({}, tasks.process_chunk.name)["queue"]
     with app.connection_for_write() as connection:
@@ -170,8 +173,6 @@ def orphan_runs(orphans: list[Orphan]) -> list[tuple[Orphan, int]]:
 
 def requeue(orphan: Orphan, count: int = 1) -> None:
     """Send again the task of ``orphan`` and the ``count - 1`` chunks that follow it."""
-    from . import tasks
-
     held_by = worker_of(orphan.held_by)
     chunks = (
         f"chunk {orphan.index}"
@@ -194,8 +195,6 @@ def requeue(orphan: Orphan, count: int = 1) -> None:
 
 def end_failed(store: Any, operation_id: str, reason: str) -> None:
     """End a deferred failure now that (if) the database answers."""
-    from .background import fail_operation
-
     close_old_connections()  # a connection broken by the outage is replaced, not reused
     try:
         fail_operation(operation_id, reason, store)

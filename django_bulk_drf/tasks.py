@@ -26,10 +26,7 @@ from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import (
-    background,
-    recovery,  # noqa: F401  (connects the workers' signal handlers)
-)
+from . import background
 from .operations import get_operation_store
 from .operations.leases import PLANNING, holder
 from .settings import bulk_settings
