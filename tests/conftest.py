@@ -20,8 +20,9 @@ pytest_plugins = ["tests.fixtures.services", "tests.fixtures.server", "tests.fix
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slow tests first, in their usual order: spread over pytest-xdist workers, they start
-    at once instead of ending the run long after the others."""
+    """The slow tests first, in their usual order: spread over pytest-xdist workers a test at a
+    time (``-n 2 --maxschedchunk 1``), they start at once instead of ending the run long after
+    the others."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
