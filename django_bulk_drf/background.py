@@ -309,7 +309,9 @@ def recover_operation(
             lists[name].extend(chunk.outcome.get(name, []))
     complete = len(chunks) == record.chunks_total
     status = Status.COMPLETED if complete else Status.FAILED
-    created, updated, deleted = (len(lists[name]) for name in ID_LISTS)
+    created, updated, deleted = (
+        len(lists[f"{kind}_ids"]) for kind in ("created", "updated", "deleted")
+    )
     record = replace(
         record,
         status=status,
