@@ -23,7 +23,7 @@ from django.core.exceptions import RequestDataTooBig
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 
-from .exactjson import orjson_exact
+from .exactjson import NESTED_TOO_DEEP, orjson_exact, strict_loads
 from .streams import csv_batches, json_array_batches, ndjson_batches
 
 
@@ -32,8 +32,11 @@ class OrjsonParser(BaseParser):
     charsets), several times faster on UTF-8 bodies.
 
     - Values: orjson's, unless the body holds an integer orjson would turn into a float. Then, and
-      whenever orjson refuses the body (a charset other than UTF-8, a syntax error, a lone
-      surrogate, ``NaN``), DRF's ``JSONParser`` reads it, with its values and its error messages.
+      whenever orjson refuses the body (a syntax error, a lone surrogate, ``NaN``), the standard
+      library reads it as DRF's ``JSONParser`` does, with its values and its error messages, except
+      that a number beyond a float's range (``1e999``) is refused as ``NaN`` is, not read as
+      ``inf``. A charset other than UTF-8 is DRF's ``JSONParser``'s to read.
+    - Nesting deeper than the parser takes (``exactjson.MAX_DEPTH``) is a ``ParseError``.
     - Size: DRF reads a JSON body through ``request.body``, which refuses more than
       ``DATA_UPLOAD_MAX_MEMORY_SIZE``. This parser reads the stream itself and refuses an oversized
       body the same way, unless it is an array: ``BULK_DRF_MAX_RECORDS`` bounds arrays instead.
@@ -62,12 +65,20 @@ class OrjsonParser(BaseParser):
 
     @staticmethod
     def read(body: bytes, media_type: str | None, parser_context: dict[str, Any]) -> Any:
-        if reads_utf8(parser_context):
+        """The value of ``body``: orjson's when exact, else the standard library's, which on a
+        UTF-8 body refuses what orjson refuses (a number beyond a float's range, as ``NaN``).
+        Nesting deeper than the parser takes is a ``ParseError`` too."""
+        try:
+            if not reads_utf8(parser_context):
+                return JSONParser().parse(io.BytesIO(body), media_type, parser_context)
             try:
                 return orjson_exact(body)
             except ValueError:
-                pass
-        return JSONParser().parse(io.BytesIO(body), media_type, parser_context)
+                return strict_loads(body)
+        except RecursionError:
+            raise ParseError(f"JSON parse error - The JSON text is {NESTED_TOO_DEEP}.") from None
+        except ValueError as exc:  # DRF's JSONParser's wording
+            raise ParseError(f"JSON parse error - {exc}") from None
 
 
 def reads_utf8(parser_context: dict[str, Any]) -> bool:
@@ -136,6 +147,11 @@ class NDJSONParser(BaseParser):
     ) -> Iterator[list[Any]]:
         """The values of the lines, a batch at a time (``streams.ndjson_batches``)."""
         return ndjson_batches(stream, text_encoding(parser_context or {}))
+
+
+#: Media types whose bodies are arrays whatever they hold (rows, lines): on ``/bulk/``, a PUT or
+#: PATCH in one of them is a bulk request, never the update of one object.
+ARRAY_MEDIA_TYPES = frozenset({CSVParser.media_type, NDJSONParser.media_type})
 
 
 def with_bulk_parsers(parsers: list[BaseParser]) -> list[BaseParser]:
