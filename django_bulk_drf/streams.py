@@ -29,6 +29,7 @@ import csv
 import json
 import re
 from collections.abc import Iterator
+from itertools import chain
 from typing import IO, Any, NoReturn
 
 from django.conf import settings
@@ -159,12 +160,12 @@ class JSONArrayReader:
     def _not_an_array(self) -> NoReturn:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         body = self.window
-        for part in self.parts:
+        for part in chain([b""], self.parts):
             body += part
             if limit is not None and len(body) > limit:
                 raise MalformedBody(
-                    "The body is not a JSON array, and is longer than "
-                    f"DATA_UPLOAD_MAX_MEMORY_SIZE ({limit} bytes) allows of any other value."
+                    "Expected a JSON array; the body is some other value, longer than "
+                    f"DATA_UPLOAD_MAX_MEMORY_SIZE ({limit} bytes) allows of one."
                 )
         if not body.strip(WHITESPACE):
             raise MalformedBody("The body is empty: expected a JSON array.")

@@ -45,7 +45,11 @@ def containers(children: st.SearchStrategy) -> st.SearchStrategy:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     containers,
     max_leaves=8,
 )
