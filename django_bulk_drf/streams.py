@@ -47,8 +47,14 @@ WHITESPACE = b" \t\r\n"
 LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")
 LINE_BREAKS = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 OTHER_LINE_BREAKS = re.compile("[\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
-# A string (escapes included), a quote opening a string that has not ended yet, a bracket, a comma.
-STRUCTURE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{},]', re.DOTALL)
+# What, inside an item, leaves the depth as it is: text other than brackets and quotes, whole
+# strings, and containers that hold neither brackets nor an unfinished string.
+_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+_FLAT = rb'(?:[^\[\]{}"]++|' + _STRING + rb")*+"
+SAME_DEPTH = re.compile(
+    rb"(?:[^\[\]{}\"]++|" + _STRING + rb"|\[" + _FLAT + rb"\]|\{" + _FLAT + rb"\})*+", re.DOTALL
+)
+BETWEEN_ITEMS = re.compile(rb'[\[\]{},"]')
 # The rest of a string, up to its closing quote or an escape cut in two.
 STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
 
@@ -306,7 +312,11 @@ class StructureScan:
     """A scan of the strings and brackets of a window inside the array, carried on as the window
     grows, so that each byte is read once: where the last comma between two items is, where
     the ``]`` that ends the array is, and where nesting passes ``exactjson.MAX_DEPTH`` (each -1
-    until found)."""
+    until found).
+
+    Inside an item, what leaves the depth as it is (text without brackets or quotes, whole
+    strings, containers holding neither) is read by one regular expression match, so an item of
+    many small values costs few steps of Python, not one per bracket."""
 
     def __init__(self) -> None:
         self.position = 0  # scanned up to here
@@ -326,31 +336,43 @@ class StructureScan:
                     break  # the string goes on (or an escape is cut in two) in the next part
                 self.in_string = False
                 position += 1
-                continue
-            position = self._tokens(window, position)
+            elif self.depth:
+                position = self._inside_item(window, position)
+            else:
+                position = self._between_items(window, position)
         self.position = position
 
-    def _tokens(self, window: bytes, position: int) -> int:
-        """Scan the tokens from ``position`` to the window's end or an unfinished string."""
-        for match in STRUCTURE.finditer(window, position):
+    def _inside_item(self, window: bytes, position: int) -> int:
+        """Skip what keeps the depth, then take the bracket or unfinished string that follows."""
+        position = SAME_DEPTH.match(window, position).end()
+        if position == len(window):
+            return position
+        token = window[position]
+        if token == 0x22:  # '"': a string the window has not finished
+            self.in_string = True
+        elif token in b"[{":
+            self.depth += 1
+            if self.depth >= exactjson.MAX_DEPTH:  # the array is one level already
+                self.too_deep = position
+        else:
+            self.depth -= 1
+        return position + 1
+
+    def _between_items(self, window: bytes, position: int) -> int:
+        """Between two items: note the commas, up to the next string or container."""
+        for match in BETWEEN_ITEMS.finditer(window, position):
             start = match.start()
             token = window[start]
-            if token == 0x22:  # '"'
-                if match.end() - start == 1:  # a string the window has not finished
-                    self.in_string = True
-                    return start + 1
-            elif token in b"[{":
-                self.depth += 1
-                if self.depth >= exactjson.MAX_DEPTH:  # the array is one level already
-                    self.too_deep = start
-                    return match.end()
-            elif token in b"]}":
-                self.depth -= 1
-                if self.depth < 0:
-                    self.closed = start
-                    return match.end()
-            elif self.depth == 0:
+            if token == 0x2C:  # ','
                 self.last_cut = start
+                continue
+            if token == 0x22:  # '"'
+                self.in_string = True
+            elif token in b"[{":
+                self.depth = 1
+            else:  # the array's end (or a stray brace, which parsing the window reports)
+                self.closed = start
+            return start + 1
         return len(window)
 
 
