@@ -8,7 +8,7 @@ import json
 import pytest
 from rest_framework.exceptions import ParseError
 
-from django_bulk_drf import exactjson, streams
+from django_bulk_drf import exactjson, jsonscan, streams
 from django_bulk_drf.exceptions import BadBulkRequest
 from django_bulk_drf.operations.lists import Position, decode_cursor, encode_cursor
 from django_bulk_drf.parsers import OrjsonParser
@@ -168,7 +168,7 @@ def test_one_long_item_is_parsed_a_bounded_number_of_times(monkeypatch):
 
 def test_a_structure_scan_carried_across_reads_scans_each_byte_once():
     body = long_string_body(64 * 1024)[1:]  # the window: the array's inside
-    scan = streams.StructureScan()
+    scan = jsonscan.StructureScan()
     scanned = []
     for end in [*range(0, len(body), 1000), len(body)]:
         before = scan.position
@@ -183,7 +183,7 @@ def test_a_structure_scan_carried_across_reads_scans_each_byte_once():
 
 def test_an_escape_cut_in_two_is_read_whole():
     body = b'{"s": "a\\\\", "t": "\\""}, 1]'
-    scan = streams.StructureScan()
+    scan = jsonscan.StructureScan()
     for end in range(len(body) + 1):
         scan.read(body[:end])
 
