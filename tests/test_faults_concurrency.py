@@ -15,7 +15,7 @@ from tests.fixtures.operations import wait_until_ended
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_settled"),
-    pytest.mark.timeout(120),
+    pytest.mark.timeout(300),
 ]
 
 CLIENTS = 50
