@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 
 import pytest
 from celery.signals import before_task_publish
@@ -120,7 +121,9 @@ async def test_cancel_stops_between_chunks_and_reports_what_was_written(api, con
         response = await api.post("/test-api/pid-contracts/bulk/", json=contract_items(2_000))
     operation_id = response.json()["task_id"]
     status_url = response.json()["status_url"]
+    deadline = time.monotonic() + 120
     while (await api.get(status_url)).json()["created_count"] == 0:
+        assert time.monotonic() < deadline, "no chunk written"
         await asyncio.sleep(0.02)
 
     cancel = await api.delete(f"/api/operations/{operation_id}/")
