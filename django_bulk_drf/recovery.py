@@ -7,6 +7,10 @@ takes part in watching the others:
 - when it receives a task of an operation it records that it holds it (``task_received``, in the
   worker's main process: prefetched tasks and retries waiting for their countdown count too), and
   the task releases its holding when it returns (``tasks.py``);
+- the holder is one life of a worker (``leases.worker_life``): its node name and a mark drawn
+  when the worker process starts. A worker restarted in place of a dead one, under the same name and
+  command line (systemd, supervisor, a StatefulSet), is another holder, so it does not keep its
+  predecessor's holdings alive;
 - a thread of its main process renews its heartbeat every ``HEARTBEAT_SECONDS`` (expiring after
   ``WORKER_TTL``) and, every ``SWEEP_SECONDS``, re-queues the tasks held by workers whose heartbeat
   has expired, once, whichever worker sees them first; and the tasks that left an empty queue
@@ -34,7 +38,7 @@ from django.db import close_old_connections
 from . import tasks
 from .background import fail_operation
 from .operations import get_operation_store
-from .operations.leases import PLANNING, Orphan, holder, worker_of
+from .operations.leases import PLANNING, Orphan, holder, worker_life, worker_of
 
 logger = logging.getLogger(__name__)
 
@@ -68,17 +72,18 @@ def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -
     leases = get_operation_store().leases
     if task is None or leases is None:
         return
-    start_watch(request.hostname)
+    worker = worker_life(request.hostname)
+    start_watch(worker)
     operation_id, index, count = task
-    held_by = holder(request.hostname, request.id, request.request_dict.get("retries", 0))
+    held_by = holder(worker, request.id, request.request_dict.get("retries", 0))
     try:
         leases.hold(operation_id, index, held_by, count)
     except Exception:  # the broker's consumer must go on; the broker's redelivery remains
-        logger.exception("could not record that %s holds %s", request.hostname, task)
+        logger.exception("could not record that %s holds %s", worker, task)
 
 
 def watch_when_ready(sender: Any = None, **kwargs: Any) -> None:
-    start_watch(sender.hostname)
+    start_watch(worker_life(sender.hostname))
 
 
 _watch: threading.Thread | None = None

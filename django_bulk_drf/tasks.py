@@ -28,7 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import background
 from .operations import get_operation_store
-from .operations.leases import PLANNING, holder
+from .operations.leases import PLANNING, holder, worker_life
 from .settings import bulk_settings
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ class OperationTask(Task):
         leases = get_operation_store().leases
         if leases is None or self.request.hostname is None:
             return
-        held_by = holder(self.request.hostname, self.request.id, self.request.retries)
+        worker = worker_life(self.request.hostname)
+        held_by = holder(worker, self.request.id, self.request.retries)
         try:
             leases.release(operation_id, index, held_by, count)
         except Exception:  # the sweep finds the holder alive, or the chunk counted

@@ -16,7 +16,7 @@ from tests.fixtures.faults import database_url, wait_for
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.timeout(180),
+    pytest.mark.timeout(300),
     pytest.mark.slow,
 ]
 

@@ -3,7 +3,8 @@
 Schemathesis generates requests for every operation under ``/api/`` from ``/api/schema/``, valid
 ones (positive mode) and ones that break the schema (negative mode: wrong types, missing fields,
 malformed bodies), and sends them over HTTP to the demo served by uvicorn. Hypothesis runs
-derandomized, so CI sees the same cases every time; the test's timeout bounds its time.
+derandomized, so CI sees the same cases every time; their number, not a stopwatch, bounds the run
+(a loaded machine is slower, not wrong).
 """
 
 import pytest
@@ -14,7 +15,7 @@ from schemathesis import GenerationMode
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_settled"),
-    pytest.mark.timeout(240),
+    pytest.mark.timeout(600),  # a cap against a hang: a loaded machine takes minutes
     pytest.mark.slow,
 ]
 

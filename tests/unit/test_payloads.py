@@ -217,7 +217,16 @@ def test_a_body_that_is_no_array_is_a_400_naming_what_it_is(body, named):
     with pytest.raises(BadBulkRequest) as refused:
         list(body_batches(viewset.request))
 
-    assert refused.value.detail["error"] == f"Expected a JSON array of objects, got {named}."
+    message = refused.value.detail["error"]
+    assert message.startswith("Expected a JSON array of objects")
+    assert message.endswith(f", got {named}.")
+
+
+def test_an_empty_body_is_a_400_saying_so():
+    viewset = bulk_viewset("POST", "async_bulk_create", b"")
+
+    with pytest.raises(BadBulkRequest, match="The body is empty"):
+        list(body_batches(viewset.request))
 
 
 @pytest.mark.parametrize(
