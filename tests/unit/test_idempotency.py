@@ -18,18 +18,11 @@ from django_bulk_drf.idempotency import (
     once_per_key,
     payload_fingerprint,
 )
-from django_bulk_drf.operations import LocalOperationStore, get_operation_store
+from django_bulk_drf.operations import LocalOperationStore
 from django_bulk_drf.payloads import BulkPayload
 from tests.fixtures.records import operation_record
 
 CREATE = BulkPayload("create", [])
-
-
-@pytest.fixture
-def store() -> LocalOperationStore:
-    store = get_operation_store()
-    assert isinstance(store, LocalOperationStore)
-    return store
 
 
 @pytest.fixture

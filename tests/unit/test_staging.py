@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from django_bulk_drf.exceptions import BadBulkRequest, PayloadTooLarge
-from django_bulk_drf.operations import LocalOperationStore, Status, get_operation_store
+from django_bulk_drf.operations import LocalOperationStore, Status
 from django_bulk_drf.payloads import BulkPayload
 from django_bulk_drf.staging import FLUSH_CHUNKS, StagedChunk, Staging
 from tests.testapp.views import EmbeddedContractViewSet
@@ -19,13 +19,6 @@ def duplicate_of(index: int) -> str:
 
 def contract(number: str, year: int = 2024) -> dict:
     return {"contract_number": number, "year": year, "amount": "1.00", "customer": "A"}
-
-
-@pytest.fixture
-def store() -> LocalOperationStore:
-    store = get_operation_store()
-    assert isinstance(store, LocalOperationStore)
-    return store
 
 
 @pytest.fixture
