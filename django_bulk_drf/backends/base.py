@@ -38,6 +38,9 @@ class Insert:
     columns: Sequence[models.Field]
     target: Sequence[models.Field] = ()
     overwritten: Sequence[models.Field] = ()
+    #: The columns whose values decide whether a conflicting row changes: when given, a row
+    #: equal to the proposed one in all of them is left alone (not updated, not returned).
+    compared: Sequence[models.Field] | None = None
 
 
 class BaseBulkBackend:
@@ -87,7 +90,23 @@ class BaseBulkBackend:
                 [f.column for f in insert.overwritten],
                 [f.column for f in insert.target],
             )
+            if insert.compared is not None:
+                clause += " " + self.skip_unchanged_sql(insert)
         return f"{clause} {self.returning_sql(insert.model)}"
+
+    def skip_unchanged_sql(self, insert: Insert) -> str:
+        """The ``WHERE`` of a conflict's update that leaves a row equal to the proposed one alone:
+        some compared column differs, nulls compared as values (a row with no compared column
+        never changes)."""
+        table = self.table_sql(insert.model)
+        columns = [self.quote(f.column) for f in insert.compared]
+        differences = [
+            f"{table}.{column} {self.distinct_operator} EXCLUDED.{column}" for column in columns
+        ]
+        return "WHERE " + (" OR ".join(differences) if differences else "false")
+
+    #: The comparison that is true when two values differ, a null being a value like any other.
+    distinct_operator = "IS DISTINCT FROM"
 
     def returning_sql(self, model: type[models.Model]) -> str:
         """``RETURNING`` the primary key (and the inserted flag, where ``tells_inserted``)."""
