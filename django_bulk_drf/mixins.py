@@ -43,6 +43,7 @@ from .exceptions import (
     ServiceUnavailable,
 )
 from .execution import run_in_transaction
+from .exports import BulkExportMixin
 from .idempotency import once_per_key, payload_fingerprint
 from .metrics import measure, sync_metrics
 from .operations import OperationRecord
@@ -56,8 +57,9 @@ from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
 
-class BulkOperationsMixin:
-    """Bulk handlers for an adrf ``ModelViewSet``; see the README for the endpoints they serve."""
+class BulkOperationsMixin(BulkExportMixin):
+    """Bulk handlers for an adrf ``ModelViewSet``; see the README for the endpoints they serve.
+    ``GET`` on the list also exports every row as CSV or NDJSON (``exports.BulkExportMixin``)."""
 
     #: Largest array answered synchronously (default ``BULK_DRF_SYNC_UPSERT_MAX_ITEMS``).
     bulk_sync_max_items: int | None = None

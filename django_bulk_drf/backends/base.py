@@ -20,7 +20,7 @@ database does better; nothing outside this package names a vendor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,6 +126,22 @@ class BaseBulkBackend:
 
     def columns_sql(self, columns: Sequence[models.Field]) -> str:
         return ", ".join(self.quote(f.column) for f in columns)
+
+    # -- exports ----------------------------------------------------------------------------------
+
+    #: The database writes CSV itself (``copy_csv_out``) of columns ``export_column_sql`` spells.
+    copies_out: bool = False
+
+    def export_column_sql(
+        self, serializer_field: Any, model_field: models.Field, column: str
+    ) -> str | None:
+        """SQL giving ``column`` as text exactly as ``serializer_field`` renders it (None: it
+        cannot, and the rows are rendered in Python)."""
+        return None
+
+    def copy_csv_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
+        """The rows of ``sql`` as CSV lines, from the database's own bulk output."""
+        raise NotImplementedError
 
     # -- the chunk ledger -------------------------------------------------------------------------
 
