@@ -53,13 +53,14 @@ def sync_answer(payload: BulkPayload, outcome: BulkOutcome) -> dict[str, Any]:
         body["skip_unchanged"] = payload.skip_unchanged
     if payload.dry_run:
         body.update(dry_run_lists(outcome, names))
-        body.pop("created_ids", None)
+        if "created_ids" in body:
+            body["created_ids"] = []
     return body
 
 
 def dry_run_lists(outcome: BulkOutcome, names: tuple[str, ...]) -> dict[str, Any]:
-    """What a dry run adds to (and takes from) the answer: ``dry_run``, the index of each item
-    under what would happen to it, and no ``created_ids`` (those rows do not exist)."""
+    """What a dry run adds to the answer: ``dry_run`` and the index of each item under what
+    would happen to it (its ``created_ids`` is empty: those rows do not exist)."""
     lists: dict[str, Any] = {"dry_run": True}
     for name in names:
         lists[f"{name}_indices"] = outcome.indices.get(name, [])

@@ -116,7 +116,7 @@ async def test_a_dry_run_of_50_rows_reports_what_the_real_run_does(api, saved_co
     assert await table() == before
     rehearsed = dry.json()
     assert rehearsed["dry_run"] is True
-    assert "created_ids" not in rehearsed
+    assert rehearsed["created_ids"] == []
     assert rehearsed["created_indices"] == list(range(30, 50))
     assert rehearsed["updated_indices"] == list(range(10, 30))
     assert rehearsed["unchanged_indices"] == list(range(10))

@@ -130,7 +130,7 @@ class LabelledContractSerializer(ContractSerializer):
     class Meta(ContractSerializer.Meta):
         fields = [*ContractSerializer.Meta.fields, "label"]
 
-    def get_label(self, contract):
+    def get_label(self, contract) -> str:
         return f"{contract.contract_number}/{contract.year}"
 
 
