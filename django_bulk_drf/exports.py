@@ -14,8 +14,8 @@ with ``?unique_fields=`` leaves every row unchanged.
 Three ways to read the rows, the fastest that gives the same output:
 
 - ``COPY (SELECT …) TO STDOUT`` when the database can spell every field as the serializer renders
-  it (``BaseBulkBackend.export_column_sql``: PostgreSQL, for the built-in fields of a plain
-  ``ModelSerializer``): the database writes the CSV itself;
+  it (``BaseBulkBackend.export_column_sql`` and ``export_json_sql``: PostgreSQL, for the built-in
+  fields of a plain ``ModelSerializer``): the database writes the CSV, or the JSON objects, itself;
 - the columns alone (``values_list``), each value passed to its serializer field's
   ``to_representation``, when every field reads one column of the row (a *plain* serializer);
 - model instances through ``get_serializer(rows, many=True)``, a batch at a time, otherwise.
@@ -172,7 +172,7 @@ def csv_blocks(
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(list(fields))
     header = buffer.getvalue().encode()
-    copied = copy_statement(queryset, serializer)
+    copied = copied_rows(queryset, serializer)
     if copied is not None:
         yield from in_blocks(chunk_with_header(header, copied))
         return
@@ -199,6 +199,10 @@ def chunk_with_header(header: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]
 def ndjson_blocks(
     viewset: Any, queryset: models.QuerySet, serializer: serializers.BaseSerializer
 ) -> Iterator[bytes]:
+    copied = copied_rows(queryset, serializer, as_json=True)
+    if copied is not None:
+        yield from in_blocks(copied)
+        return
     names = list(readable_fields(serializer))
 
     def lines() -> Iterator[bytes]:
@@ -305,24 +309,28 @@ def column_of(serializer_field: serializers.Field, model: type[models.Model]) ->
     return model_field
 
 
-def copy_statement(
-    queryset: models.QuerySet, serializer: serializers.BaseSerializer
+def copied_rows(
+    queryset: models.QuerySet, serializer: serializers.BaseSerializer, as_json: bool = False
 ) -> Iterator[bytes] | None:
-    """The CSV rows as the database writes them (``COPY … TO STDOUT``), when its backend can
-    spell each column as the serializer renders it; None otherwise."""
+    """The rows as the database writes them (``COPY … TO STDOUT``): CSV lines, or one JSON
+    object a line, when its backend can spell each column as the serializer renders it; None
+    otherwise."""
     backend = bulk_backend(queryset.db)
     if not backend.copies_out or plain_columns(serializer, queryset.model) is None:
         return None
-    expressions = []
-    for position, serializer_field in enumerate(readable_fields(serializer).values()):
+    fields = readable_fields(serializer)
+    spell = backend.export_json_sql if as_json else backend.export_column_sql
+    aliased, expressions = {}, []
+    for position, serializer_field in enumerate(fields.values()):
         model_field = column_of(serializer_field, queryset.model)
-        sql = backend.export_column_sql(serializer_field, model_field, f'"c{position}"')
+        sql = spell(serializer_field, model_field, f'"c{position}"')
         if sql is None:
             return None
+        aliased[f"c{position}"] = models.F(model_field.name)
         expressions.append(sql)
-    aliased = {
-        f"c{position}": models.F(column_of(f, queryset.model).name)
-        for position, f in enumerate(readable_fields(serializer).values())
-    }
     inner, params = queryset.values(**aliased).query.sql_with_params()
-    return backend.copy_csv_out(f"SELECT {', '.join(expressions)} FROM ({inner}) AS export", params)
+    if as_json:
+        row = backend.json_object_sql(list(fields), expressions)
+        return backend.copy_lines_out(f"SELECT {row} FROM ({inner}) AS export", params)
+    sql = f"SELECT {', '.join(expressions)} FROM ({inner}) AS export"
+    return backend.copy_csv_out(sql, params)

@@ -27,7 +27,7 @@ def store(count: int, using: str = "default", **fields) -> None:
             contract_number=f"X{i}",
             year=2024 + i % 2,
             amount=Decimal(i) / 4,
-            customer=f'Customer "{i % 3}", with, commas\nand a line',
+            customer=f'Customer "{i % 3}", with, commas\nand a line, a \t tab and a \\ here',
             **fields,
         )
         for i in range(count)

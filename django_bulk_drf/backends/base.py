@@ -139,8 +139,24 @@ class BaseBulkBackend:
         cannot, and the rows are rendered in Python)."""
         return None
 
+    def export_json_sql(
+        self, serializer_field: Any, model_field: models.Field, column: str
+    ) -> str | None:
+        """SQL giving ``column`` as the JSON value ``serializer_field`` renders (None: it
+        cannot)."""
+        return None
+
+    def json_object_sql(self, names: list[str], values: list[str]) -> str:
+        """SQL giving one JSON object text of ``values`` under ``names``, in that order."""
+        raise NotImplementedError
+
     def copy_csv_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
         """The rows of ``sql`` as CSV lines, from the database's own bulk output."""
+        raise NotImplementedError
+
+    def copy_lines_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
+        """The one text column of ``sql``'s rows, a line each, from the database's bulk
+        output."""
         raise NotImplementedError
 
     # -- the chunk ledger -------------------------------------------------------------------------

@@ -54,6 +54,38 @@ def export_text_sql(serializer_field: Any, model_field: models.Field, column: st
     return None
 
 
+def export_json_sql(serializer_field: Any, model_field: models.Field, column: str) -> str | None:
+    """``column`` as the JSON value ``serializer_field`` renders (for ``json_build_object``):
+    numbers and booleans as themselves, the rest as the text ``export_text_sql`` spells."""
+    kind = type(serializer_field)
+    text = export_text_sql(serializer_field, model_field, column)
+    if text is None:
+        return None
+    if model_field.is_relation or kind is serializers.BooleanField:
+        return column
+    if kind in INTEGER_SERIALIZERS:
+        big = kind is not serializers.IntegerField  # DRF 3.16's BigIntegerField
+        coerce = big and getattr(
+            serializer_field, "coerce_to_string", api_settings.COERCE_BIGINT_TO_STRING
+        )
+        return text if coerce else column
+    if kind is serializers.DecimalField:
+        coerce = getattr(
+            serializer_field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING
+        )
+        return text if coerce else None
+    return text
+
+
+def json_object_sql(names: list[str], values: list[str]) -> str:
+    """``json_build_object('name', value, …)::text``: the keys in the serializer's order."""
+    pairs = []
+    for name, value in zip(names, values, strict=True):
+        literal = name.replace("'", "''").replace("%", "%%")
+        pairs.append(f"'{literal}', {value}")
+    return f"json_build_object({', '.join(pairs)})::text"
+
+
 def is_iso(serializer_field: Any) -> bool:
     default = api_settings.DATE_FORMAT
     if isinstance(serializer_field, serializers.DateTimeField):

@@ -25,7 +25,7 @@ from django.db import OperationalError, models
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
 from .base import BaseBulkBackend, Insert
-from .pgexport import export_text_sql
+from .pgexport import export_json_sql, export_text_sql, json_object_sql
 
 #: SQLSTATE of a statement cancelled by ``statement_timeout`` (``query_canceled``).
 QUERY_CANCELED = "57014"
@@ -156,6 +156,23 @@ class BulkBackend(BaseBulkBackend):
         self, serializer_field: Any, model_field: models.Field, column: str
     ) -> str | None:
         return export_text_sql(serializer_field, model_field, column)
+
+    def export_json_sql(
+        self, serializer_field: Any, model_field: models.Field, column: str
+    ) -> str | None:
+        return export_json_sql(serializer_field, model_field, column)
+
+    def json_object_sql(self, names: list[str], values: list[str]) -> str:
+        return json_object_sql(names, values)
+
+    def copy_lines_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
+        # COPY's text format doubles backslashes, and would escape control characters, of
+        # which JSON text has none: undoing the doubling gives the text back.
+        statement = self.connection.ops.compose_sql(sql, params)
+        with self.connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT") as copy:
+                for data in copy:
+                    yield bytes(data).replace(b"\\\\", b"\\")
 
     def copy_csv_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
         statement = self.connection.ops.compose_sql(sql, params)
