@@ -211,11 +211,13 @@ class BulkOperationsMixin(BulkExportMixin):
 
     async def acreate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """``POST`` on the list: adrf's create of one object; an array is a bulk create, and
-        ``?unique_fields=`` makes either an upsert. Called by another action, it is adrf's."""
+        ``?unique_fields=`` makes either an upsert (``?dry_run=`` either a bulk dry run). Called
+        by another action, it is adrf's."""
         if self.action != "acreate":
             return await super().acreate(request, *args, **kwargs)
         data = await request_body(request)
-        if not isinstance(data, list) and "unique_fields" not in request.query_params:
+        bulk_options = ("unique_fields", "dry_run")
+        if not isinstance(data, list) and not any(o in request.query_params for o in bulk_options):
             return await super().acreate(request, *args, **kwargs)
         items = data if isinstance(data, list) else [data]
         return await self._bulk(request, ACTIONS["acreate"], items)

@@ -169,3 +169,11 @@ async def test_a_dry_run_flag_that_is_not_a_boolean_is_a_400(api):
     assert response.status_code == 400
     assert "dry_run" in response.json()["error"]
     assert await Contract.objects.acount() == 0
+
+
+async def test_a_dry_run_of_one_object_is_a_one_item_bulk_dry_run(api):
+    response = await api.post("/api/contracts/?dry_run=true", json=contract_item("N0"))
+
+    assert response.status_code == 201
+    assert (response.json()["created_indices"], response.json()["dry_run"]) == ([0], True)
+    assert await Contract.objects.acount() == 0
