@@ -65,3 +65,27 @@ def test_a_200k_row_export_streams_in_bounded_server_memory(fault_processes):
         assert lines == ROWS + header_lines
         assert head.startswith(start)
         assert growth_mb < MAX_GROWTH_MB, f"{media_type}: the server grew by {growth_mb:.1f} MB"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(300)
+def test_exports_the_client_leaves_halfway_give_their_database_connection_back(fault_processes):
+    store_rows(50_000)
+    server = fault_processes.server(
+        "export-abandoned",
+        REDIS_URL=fault_processes.redis("export-abandoned").url(),
+        DATABASE_POOL_MAX_SIZE="4",
+    )
+    client = fault_processes.client(server)
+    client.http.timeout = 60
+
+    for number in range(12):  # three times the pool
+        media_type = list(FORMATS)[number % 2]
+        with client.http.stream("GET", "/api/contracts/", headers={"Accept": media_type}) as answer:
+            assert answer.status_code == 200
+            next(answer.iter_bytes())
+
+    lines, _ = export(client, "text/csv")
+    listed = client.http.get("/api/contracts/")
+    assert lines == 50_001
+    assert listed.status_code == 200
