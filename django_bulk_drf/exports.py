@@ -330,7 +330,7 @@ def copied_rows(
         expressions.append(sql)
     inner, params = queryset.values(**aliased).query.sql_with_params()
     if as_json:
-        row = backend.json_object_sql(list(fields), expressions)
-        return backend.copy_lines_out(f"SELECT {row} FROM ({inner}) AS export", params)
+        sql = backend.json_rows_sql(list(fields), expressions, f"({inner}) AS export")
+        return backend.copy_lines_out(sql, params)
     sql = f"SELECT {', '.join(expressions)} FROM ({inner}) AS export"
     return backend.copy_csv_out(sql, params)

@@ -146,8 +146,9 @@ class BaseBulkBackend:
         cannot)."""
         return None
 
-    def json_object_sql(self, names: list[str], values: list[str]) -> str:
-        """SQL giving one JSON object text of ``values`` under ``names``, in that order."""
+    def json_rows_sql(self, names: list[str], values: list[str], source: str) -> str:
+        """A query of one JSON object text per row of ``source`` (a ``FROM`` item), of
+        ``values`` under ``names`` in that order."""
         raise NotImplementedError
 
     def copy_csv_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:

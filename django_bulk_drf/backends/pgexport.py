@@ -77,13 +77,26 @@ def export_json_sql(serializer_field: Any, model_field: models.Field, column: st
     return text
 
 
-def json_object_sql(names: list[str], values: list[str]) -> str:
-    """``json_build_object('name', value, …)::text``: the keys in the serializer's order."""
+#: PostgreSQL truncates longer identifiers (the keys ``row_to_json`` takes from column names).
+MAX_IDENTIFIER = 63
+
+
+def json_rows_sql(names: list[str], values: list[str], source: str) -> str:
+    """A query of one JSON object text per row of ``source`` (``… AS export``), its keys
+    ``names`` in that order: ``row_to_json``, compact as DRF's renderer writes it; keys too long
+    for a column name go through ``json_build_object``."""
+    if all(len(name.encode()) <= MAX_IDENTIFIER for name in names):
+        columns = ", ".join(
+            f'{value} AS "{name.replace(chr(34), chr(34) * 2).replace("%", "%%")}"'
+            for name, value in zip(names, values, strict=True)
+        )
+        rows = f"(SELECT {columns} FROM {source}) AS exported"
+        return f"SELECT row_to_json(exported)::text FROM {rows}"
     pairs = []
     for name, value in zip(names, values, strict=True):
         literal = name.replace("'", "''").replace("%", "%%")
         pairs.append(f"'{literal}', {value}")
-    return f"json_build_object({', '.join(pairs)})::text"
+    return f"SELECT json_build_object({', '.join(pairs)})::text FROM {source}"
 
 
 def is_iso(serializer_field: Any) -> bool:

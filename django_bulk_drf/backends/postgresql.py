@@ -25,7 +25,7 @@ from django.db import OperationalError, models
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
 from .base import BaseBulkBackend, Insert
-from .pgexport import export_json_sql, export_text_sql, json_object_sql
+from .pgexport import export_json_sql, export_text_sql, json_rows_sql
 
 #: SQLSTATE of a statement cancelled by ``statement_timeout`` (``query_canceled``).
 QUERY_CANCELED = "57014"
@@ -162,8 +162,8 @@ class BulkBackend(BaseBulkBackend):
     ) -> str | None:
         return export_json_sql(serializer_field, model_field, column)
 
-    def json_object_sql(self, names: list[str], values: list[str]) -> str:
-        return json_object_sql(names, values)
+    def json_rows_sql(self, names: list[str], values: list[str], source: str) -> str:
+        return json_rows_sql(names, values, source)
 
     def copy_lines_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
         # COPY's text format doubles backslashes, and would escape control characters, of
