@@ -8,7 +8,7 @@ whether it answers at once or ``202``, its summary and description.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.plumbing import (
@@ -35,6 +35,7 @@ from .components import (
     setting_name,
     string,
 )
+from .importers import DRY_RUN_PARAMETER, answer_extras, with_exports
 
 SYNC_LIMITS = (
     f"More than {setting_name('SYNC_UPSERT_MAX_ITEMS')} items: 413 with the /bulk/ URL to use; "
@@ -167,6 +168,8 @@ class BulkViewSetSchema(BulkSchemaComponents):
             # get has nothing else to go by.
             required = action.method == "get" and action.enhances is None
             parameters.append(self.ids_parameter(required=required))
+        if not action.kinds[0].reads:
+            parameters.append(DRY_RUN_PARAMETER)
         parameters.append(LOCATION_HEADER)
         if not action.background:
             parameters += [PREFER_HEADER, PREFERENCE_APPLIED_HEADER]
@@ -290,6 +293,18 @@ class BulkViewSetSchema(BulkSchemaComponents):
 
     # -- answers ----------------------------------------------------------------------------------
 
+    def _get_response_bodies(
+        self, direction: Literal["request", "response"] = "response"
+    ) -> Schema:
+        responses = super()._get_response_bodies(direction)
+        action = self.bulk_action
+        if action is not None and action.enhances == "list":
+            serializer = super().get_response_serializers()
+            fields = getattr(serializer, "fields", {})
+            columns = [name for name, field in fields.items() if not field.write_only]
+            return with_exports(responses, columns)
+        return responses
+
     def get_response_serializers(self) -> Any:
         action = self.bulk_action
         if action is None:
@@ -410,9 +425,11 @@ class BulkViewSetSchema(BulkSchemaComponents):
             **{f"{id_list}_ids": ids for id_list in answer.id_lists},
             "is_sync": boolean(),
         }
+        required = list(properties)
+        properties.update(answer_extras(answer, self.pk_schema()))
         return self.component(
             f"{name}{answer.schema_name}",
-            build_object_type(properties=properties, required=list(properties)),
+            build_object_type(properties=properties, required=required),
         )
 
     # -- the model --------------------------------------------------------------------------------

@@ -134,6 +134,8 @@ def test_a_payload_is_plain_data():
         "items": [{"id": 1}],
         "unique_fields": ["id"],
         "partial": True,
+        "dry_run": False,
+        "skip_unchanged": False,
     }
 
 

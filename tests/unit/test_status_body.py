@@ -146,6 +146,7 @@ def test_the_result_of_an_ended_operation_holds_the_first_page_of_each_list():
         "created_ids": [1, 2, 3],
         "updated_ids": [],
         "deleted_ids": [],
+        "unchanged_ids": [],
         "results": [],
     }
 
