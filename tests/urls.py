@@ -13,6 +13,7 @@ from tests.testapp.views import (
     EmbeddedContractViewSet,
     LimitedContractViewSet,
     OwnedViewSet,
+    SleepyContractViewSet,
     SlowContractViewSet,
     UpdateHookContractViewSet,
 )
@@ -22,6 +23,7 @@ router.register("owned", OwnedViewSet, basename="owned")
 router.register("books", BookViewSet)
 router.register("embedded-contracts", EmbeddedContractViewSet, basename="embedded-contract")
 router.register("slow-contracts", SlowContractViewSet, basename="slow-contract")
+router.register("sleepy-contracts", SleepyContractViewSet, basename="sleepy-contract")
 router.register("limited-contracts", LimitedContractViewSet, basename="limited-contract")
 router.register("hooked-contracts", UpdateHookContractViewSet, basename="hooked-contract")
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
