@@ -4,9 +4,13 @@ statement timeout. Counted: ``sync_to_async`` calls and SQL statements, whatever
 """
 
 import pytest
+from adrf.serializers import ModelSerializer as AdrfModelSerializer
 from asgiref import sync as asgiref_sync
 from django.test import override_settings
 
+from asgi_demo.contracts.models import Contract
+from asgi_demo.contracts.serializers import ContractSerializer
+from django_bulk_drf.single_trip import serializer_runs_like_adrf
 from tests.conftest import CONTRACTS_URL, UPSERT_URL, contract_item
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -104,6 +108,51 @@ async def test_bulk_update_and_delete_take_one_trip(api, trips, query_counter, s
     )
 
     assert [len(view_trips) for view_trips, _, _ in (patched, deleted)] == [1, 1]
+
+
+async def test_an_async_hook_of_the_viewset_is_awaited(api, trips, query_counter, read_contracts):
+    """A viewset with its own ``perform_acreate`` gets adrf's handler, which awaits it."""
+    view_trips, _, _ = await cost(
+        api, trips, query_counter, "POST", "/test-api/stamped-contracts/", contract_item("ST"), 201
+    )
+
+    assert (await read_contracts())["ST"].customer == "stamped"
+    assert len(view_trips) > 1  # the checks, then adrf's own trips
+
+
+class AdrfContractSerializer(AdrfModelSerializer):
+    class Meta:
+        model = Contract
+        fields = ["id", "contract_number", "year"]
+
+
+class AsyncCreateSerializer(AdrfContractSerializer):
+    async def acreate(self, validated_data):
+        return await super().acreate(validated_data)
+
+
+class SyncCreateSerializer(AdrfContractSerializer):
+    def create(self, validated_data):  # adrf's handler never calls it: it awaits acreate
+        return super().create(validated_data)
+
+
+class RepresentedContractSerializer(ContractSerializer):
+    def to_representation(self, instance):
+        return {"id": instance.pk}
+
+
+@pytest.mark.parametrize(
+    ("serializer_class", "in_thread"),
+    [
+        (ContractSerializer, True),
+        (RepresentedContractSerializer, True),  # adrf's handler calls DRF's data, off the loop
+        (AdrfContractSerializer, True),
+        (AsyncCreateSerializer, False),
+        (SyncCreateSerializer, False),
+    ],
+)
+def test_a_serializer_is_run_in_the_thread_only_as_adrf_would_run_it(serializer_class, in_thread):
+    assert serializer_runs_like_adrf(serializer_class) is in_thread
 
 
 @pytest.mark.parametrize("url", [SLEEPY_URL, f"{SLEEPY_URL}?unique_fields=contract_number,year"])

@@ -122,3 +122,13 @@ class SleepyContractViewSet(BulkModelViewSet):
     def perform_bulk_upsert(self, items, unique_fields):
         self.sleep_first(items)
         return super().perform_bulk_upsert(items, unique_fields)
+
+
+class StampedContractViewSet(BulkModelViewSet):
+    """Contracts whose single create goes through an async ``perform_acreate`` of their own."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+
+    async def perform_acreate(self, serializer):
+        await sync_to_async(serializer.save)(customer="stamped")
