@@ -557,6 +557,8 @@ def compared_requests(
     singles = {
         "ours": TimedRequest(client, "POST", "/api/contracts/", 201),
         "hand": TimedRequest(client, "POST", "/bench/hand-written/create/", 201),
+        # DRF's own create with our serializer (its unique-together check included).
+        "drf": TimedRequest(client, "POST", "/bench/plain-drf/create/", 201),
     }
     hellos = {"ours": TimedRequest(client, "GET", "/bench/drf-ping/", 200)}
     if peer_client is not None:
@@ -696,6 +698,14 @@ def comparison_targets(comparison: Comparison) -> list[list[str]]:
     ratio = single["ours"] / single["hand"]
     verdict = "met" if ratio <= 1.1 else f"missed by {ratio / 1.1:.2f}×"
     targets.append(["single create p50 ≤ 1.1× hand-written", fmt_ratio(ratio), verdict])
+    if "drf" in single:
+        targets.append(
+            [
+                "  the same, against DRF's create with our serializer",
+                fmt_ratio(single["ours"] / single["drf"]),
+                f"{harness.fmt_ms(single['ours'])} vs {harness.fmt_ms(single['drf'])}",
+            ]
+        )
     for case in CASES:
         ratio = rows_per_s[("ours", case)] / rows_per_s[("hand", case)]
         verdict = "met" if ratio >= 2 else f"missed by {2 / ratio:.2f}×"
