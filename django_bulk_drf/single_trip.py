@@ -20,7 +20,7 @@ serializer's async methods are adrf's own (``runs_like_adrf``). Otherwise adrf's
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from functools import partial
+from functools import cache, partial
 from inspect import iscoroutinefunction
 from typing import Any
 
@@ -55,6 +55,14 @@ class SingleTripMixin:
         ),
         "adestroy": (adrf_mixins.DestroyModelMixin.adestroy, "destroy_in_thread"),
     }
+
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        """adrf's ``dispatch``, which asks on every request whether the view is async: adrf's
+        ``view_is_async`` walks every member of the class to find out (about a tenth of a
+        millisecond each time). The answer is a property of the class: asked once."""
+        if is_async_view(type(self)):
+            return self.async_dispatch(request, *args, **kwargs)
+        return super().dispatch(request, *args, **kwargs)
 
     async def async_dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
         """adrf's ``async_dispatch``, with ``initial()`` and the handler's work in one trip."""
@@ -157,6 +165,12 @@ class SingleTripMixin:
     async def perform_aupdate(self, serializer: Any) -> None:
         """Save the changed object, as ``perform_acreate`` does."""
         await save_serializer(serializer)
+
+
+@cache
+def is_async_view(view_class: type) -> bool:
+    """adrf's ``view_is_async`` of a view class, computed once."""
+    return bool(getattr(view_class, "view_is_async", False))
 
 
 def serializer_runs_like_adrf(serializer_class: type) -> bool:
