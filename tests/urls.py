@@ -11,6 +11,8 @@ from tests.testapp.views import (
     ActionSerializedContractViewSet,
     BookViewSet,
     EmbeddedContractViewSet,
+    FilteredContractViewSet,
+    LabelledContractViewSet,
     LimitedContractViewSet,
     OwnedViewSet,
     SleepyContractViewSet,
@@ -31,6 +33,8 @@ router.register("hooked-contracts", UpdateHookContractViewSet, basename="hooked-
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
 router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
 router.register("slow-statement-contracts", SlowStatementContractViewSet, basename="slow-stmt")
+router.register("filtered-contracts", FilteredContractViewSet, basename="filtered-contract")
+router.register("labelled-contracts", LabelledContractViewSet, basename="labelled-contract")
 router.register("action-contracts", ActionSerializedContractViewSet, basename="action-contract")
 
 urlpatterns = [*demo_urlpatterns, path("test-api/", include(router.urls))]
