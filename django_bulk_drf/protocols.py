@@ -16,10 +16,10 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 if TYPE_CHECKING:
-    from rest_framework.viewsets import GenericViewSet
+    from rest_framework.viewsets import ModelViewSet
 
-    class AsyncModelViewSet(GenericViewSet[Any]):
-        """adrf's ``ModelViewSet``: DRF's generic viewset with async handlers."""
+    class AsyncModelViewSet(ModelViewSet[Any]):
+        """adrf's ``ModelViewSet``: DRF's, with async handlers."""
 
         async def alist(self, request: Request, *args: Any, **kwargs: Any) -> Response: ...
 

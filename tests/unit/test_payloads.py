@@ -142,36 +142,36 @@ def test_a_payload_is_plain_data():
 # -- read_payload -------------------------------------------------------------------------------
 
 
-async def test_a_create_reads_the_items_of_its_body():
+def test_a_create_reads_the_items_of_its_body():
     viewset = bulk_viewset("POST", "acreate", orjson.dumps(items(3)))
 
-    payload = await read_payload(viewset, viewset.request, ACTIONS["acreate"])
+    payload = read_payload(viewset, viewset.request, ACTIONS["acreate"])
 
     assert (payload.operation, payload.items) == ("create", items(3))
 
 
-async def test_a_delete_reads_ids_from_the_query_before_the_body():
+def test_a_delete_reads_ids_from_the_query_before_the_body():
     from_query = bulk_viewset("DELETE", "bulk_destroy", b"[9]", query="ids=1,2")
     from_body = bulk_viewset("DELETE", "bulk_destroy", b'[3, {"id": 4}]')
 
-    by_query = await read_payload(from_query, from_query.request, ACTIONS["bulk_destroy"])
-    by_body = await read_payload(from_body, from_body.request, ACTIONS["bulk_destroy"])
+    by_query = read_payload(from_query, from_query.request, ACTIONS["bulk_destroy"])
+    by_body = read_payload(from_body, from_body.request, ACTIONS["bulk_destroy"])
 
     assert (by_query.operation, by_query.items) == ("delete", [1, 2])
     assert (by_body.operation, by_body.items) == ("delete", [3, 4])
 
 
-async def test_a_delete_whose_body_is_no_array_is_a_400():
+def test_a_delete_whose_body_is_no_array_is_a_400():
     viewset = bulk_viewset("DELETE", "bulk_destroy", b'{"ids": [1]}')
 
     with pytest.raises(BadBulkRequest, match=r"\?ids="):
-        await read_payload(viewset, viewset.request, ACTIONS["bulk_destroy"])
+        read_payload(viewset, viewset.request, ACTIONS["bulk_destroy"])
 
 
-async def test_a_get_reads_only_the_query():
+def test_a_get_reads_only_the_query():
     viewset = bulk_viewset("GET", "alist", query="ids=5")
 
-    payload = await read_payload(viewset, viewset.request, ACTIONS["alist"])
+    payload = read_payload(viewset, viewset.request, ACTIONS["alist"])
 
     assert (payload.operation, payload.items) == ("get", [5])
 
