@@ -24,20 +24,54 @@ from django.utils import timezone
 from .backends import BaseBulkBackend, Insert, bulk_backend
 from .serializers import ValidatedItem
 
+#: The id lists of a ``WriteResult``.
+ID_NAMES = ("created_ids", "updated_ids", "deleted_ids")
+
 
 @dataclass
 class WriteResult:
-    """The primary keys a write touched (created and deleted in payload order, upserted in key
-    order)."""
+    """The primary keys a write touched, in payload order.
+
+    ``origins`` says, for each id list, which item wrote each id (its position in the written
+    payload: ``ValidatedItem.index``, or an id's position in a delete's list), where the writer
+    knows it. The package's writers always do; with it a batch of chunks written together is
+    told apart into its chunks. A write hook that leaves it out still works: its chunks are then
+    written one at a time.
+    """
 
     created_ids: list[Any] = field(default_factory=list)
     updated_ids: list[Any] = field(default_factory=list)
     deleted_ids: list[Any] = field(default_factory=list)
+    origins: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
+
+    def knows_origins(self, name: str) -> bool:
+        """Whether each id of list ``name`` has its item (an empty list trivially has)."""
+        return len(self.origins.get(name, ())) == len(getattr(self, name))
 
     def merge(self, other: WriteResult) -> None:
-        self.created_ids += other.created_ids
-        self.updated_ids += other.updated_ids
-        self.deleted_ids += other.deleted_ids
+        for name in ID_NAMES:
+            known = self.knows_origins(name) and other.knows_origins(name)
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if known:
+                self.origins[name] = self.origins.get(name, []) + other.origins.get(name, [])
+            else:
+                self.origins.pop(name, None)
+
+    def in_payload_order(self) -> WriteResult:
+        """The ids of each list whose items are known, sorted by item; returns ``self``."""
+        for name in ID_NAMES:
+            ids = getattr(self, name)
+            if len(ids) < 2 or not self.knows_origins(name):
+                continue
+            pairs = sorted(zip(self.origins[name], ids, strict=True), key=lambda pair: pair[0])
+            self.origins[name] = [origin for origin, _ in pairs]
+            setattr(self, name, [pk for _, pk in pairs])
+        return self
+
+
+def written(name: str, ids: list[Any], origins: list[int]) -> WriteResult:
+    """A ``WriteResult`` of one id list with the item behind each id."""
+    return WriteResult(**{name: ids}, origins={name: origins})
 
 
 def group_by_present_fields(items: Iterable[ValidatedItem]) -> dict[frozenset, list[ValidatedItem]]:
@@ -92,8 +126,10 @@ def create_rows(
         queryset.model._default_manager.db_manager(queryset.db).bulk_create(
             instances, batch_size=batch_size
         )
-        return WriteResult(created_ids=[instance.pk for instance in instances])
-    return write_in_batches(InsertStatement(queryset.model, backend), items, batch_size)
+        pks = [instance.pk for instance in instances]
+        return written("created_ids", pks, [item.index for item in items])
+    writer = InsertStatement(queryset.model, backend)
+    return write_in_batches(writer, items, batch_size).in_payload_order()
 
 
 def update_rows(
@@ -118,7 +154,8 @@ def update_rows(
         names = list(dict.fromkeys(names))
         if names:
             manager.bulk_update(instances, names, batch_size=batch_size)
-    return WriteResult(updated_ids=[item.stored.pk for item in items])
+    pks = [item.stored.pk for item in items]
+    return written("updated_ids", pks, [item.index for item in items])
 
 
 def _attname_value(model_field: models.Field, data: dict[str, Any]) -> Any:
@@ -135,8 +172,11 @@ def delete_rows(queryset: models.QuerySet, ids: Sequence[Any]) -> WriteResult:
     if deleted_ids:
         queryset.model._default_manager.db_manager(queryset.db).filter(pk__in=deleted_ids).delete()
     wanted = set(deleted_ids)
-    ordered = [pk for pk in dict.fromkeys(ids) if pk in wanted]
-    return WriteResult(deleted_ids=ordered)
+    positions: dict[Any, int] = {}
+    for position, pk in enumerate(ids):
+        positions.setdefault(pk, position)
+    ordered = [pk for pk in positions if pk in wanted]
+    return written("deleted_ids", ordered, [positions[pk] for pk in ordered])
 
 
 def upsert_rows(
@@ -145,8 +185,8 @@ def upsert_rows(
     unique_fields: Sequence[str],
     batch_size: int,
 ) -> WriteResult:
-    """Insert the new rows and write the fields each item carries onto the rows that exist, in
-    key order (so the ids come back in that order).
+    """Insert the new rows and write the fields each item carries onto the rows that exist,
+    rows locked in key order; the ids come back in payload order.
 
     Where the backend returns rows, one ``INSERT … ON CONFLICT (unique_fields) DO UPDATE`` per
     batch does both, and a row inserted concurrently since validation is updated, not refused;
@@ -158,7 +198,7 @@ def upsert_rows(
     backend = bulk_backend(queryset.db)
     if backend.returns_rows:
         writer = InsertStatement(queryset.model, backend, unique_fields)
-        return write_in_batches(writer, items, batch_size)
+        return write_in_batches(writer, items, batch_size).in_payload_order()
     ordered = in_key_order(items, unique_fields)
     result = update_rows(
         queryset, [item for item in ordered if item.stored is not None], batch_size
@@ -166,23 +206,23 @@ def upsert_rows(
     result.merge(
         create_rows(queryset, [item for item in ordered if item.stored is None], batch_size)
     )
-    return result
+    return result.in_payload_order()
 
 
 def write_in_batches(
     writer: InsertStatement, items: Sequence[ValidatedItem], batch_size: int
 ) -> WriteResult:
-    """One bulk load per group of items with the same fields where the backend copies them
-    (merged in key order by the database), or statements of ``batch_size`` rows sorted by key
-    here."""
+    """One bulk load per group of items with the same fields where the backend copies them, or
+    statements of ``batch_size`` rows; either way the rows are written sorted by key, so that
+    concurrent writes of overlapping keys lock them in the same order."""
     result = WriteResult()
     backend = writer.backend
     names = [f.name for f in writer.target]
     for present, group in group_by_present_fields(items).items():
+        group = in_key_order(group, names) if names else group
         if backend.copies(len(group)):
             result.merge(writer.execute(group, present))
             continue
-        group = in_key_order(group, names) if names else group
         per_statement = backend.max_query_params // len(writer.columns)
         rows_per_statement = max(1, min(batch_size, per_statement))
         for start in range(0, len(group), rows_per_statement):
@@ -223,17 +263,23 @@ class InsertStatement:
         self.rows = RowBuilder(model, self.columns, backend)
 
     def execute(self, items: Sequence[ValidatedItem], present: frozenset[str]) -> WriteResult:
+        """Write the items; the backend returns one row for each, in the order sent."""
         returned = self.backend.insert(self._insert(present), self.rows.build(items))
         if self.backend.tells_inserted:
-            created = [pk for pk, inserted in returned if inserted]
-            updated = [pk for pk, inserted in returned if not inserted]
-            return WriteResult(created_ids=created, updated_ids=updated)
-        existed = {item.stored.pk for item in items if item.stored is not None}
-        pks = [row[0] for row in returned]
-        return WriteResult(
-            created_ids=[pk for pk in pks if pk not in existed],
-            updated_ids=[pk for pk in pks if pk in existed],
-        )
+            inserted = [row[1] for row in returned]
+        else:
+            existed = {item.stored.pk for item in items if item.stored is not None}
+            inserted = [row[0] not in existed for row in returned]
+        result = WriteResult()
+        if len(returned) != len(items):  # a write hook's own SQL: which item is which is unknown
+            for row, new in zip(returned, inserted, strict=True):
+                (result.created_ids if new else result.updated_ids).append(row[0])
+            return result
+        for row, new, item in zip(returned, inserted, items, strict=True):
+            name = "created_ids" if new else "updated_ids"
+            getattr(result, name).append(row[0])
+            result.origins.setdefault(name, []).append(item.index)
+        return result
 
     def _insert(self, present: frozenset[str]) -> Insert:
         """The insert of items carrying ``present``: a conflict overwrites those fields and the
