@@ -16,7 +16,7 @@ from django_bulk_drf import background
 from django_bulk_drf.models import ChunkLedger
 from django_bulk_drf.operations import get_operation_store
 from tests.conftest import contract_item
-from tests.fixtures.operations import staged_operation
+from tests.fixtures.operations import staged_operation, wait_until_ended
 from tests.fixtures.services import unfinished_operations
 from tests.testapp.background_views import COMMITTED_BEFORE_KILL_KEY, KILL_AFTER_COMMIT_KEY
 
@@ -131,3 +131,40 @@ def test_a_worker_killed_between_a_batch_commit_and_its_report_counts_each_chunk
     created_ids = client.results(accepted["task_id"], "created")
     assert sorted(created_ids) == sorted(Contract.objects.values_list("pk", flat=True))
     assert chunk_rows(accepted["task_id"]) == {index: 10 for index in range(rows // 10)}
+
+
+@pytest.mark.usefixtures("celery_worker_settled")
+async def test_upsert_ids_come_back_in_payload_order_not_in_the_keys_text_order(api):
+    keys = [f"K-{number}" for number in range(5_000)]  # "K-10" sorts before "K-2" as text
+    existing = set(keys[::3])
+    await Contract.objects.abulk_create(
+        [
+            Contract(contract_number=key, year=2024, amount="1.00", customer="old")
+            for key in existing
+        ]
+    )
+    items = [contract_item(key, customer="new") for key in keys]
+
+    response = await api.post("/api/contracts/bulk/?unique_fields=contract_number,year", json=items)
+    assert response.status_code == 202, response.text
+    status = await wait_until_ended(api, response.json()["status_url"], timeout=120)
+
+    assert status["status"] == "completed", status
+    numbers = {
+        pk: number async for pk, number in Contract.objects.values_list("pk", "contract_number")
+    }
+    expected = {
+        "created": [key for key in keys if key not in existing],
+        "updated": [key for key in keys if key in existing],
+    }
+    for kind, wanted in expected.items():
+        in_status = [numbers[pk] for pk in status["result"][f"{kind}_ids"]]
+        assert in_status == wanted[:1_000]
+        paged = []
+        page = (await api.get(f"/api/operations/{status['task_id']}/results/?kind={kind}")).json()
+        while True:
+            paged += page["results"]
+            if page["next"] is None:
+                break
+            page = (await api.get(page["next"])).json()
+        assert [numbers[pk] for pk in paged] == wanted
