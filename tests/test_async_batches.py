@@ -97,8 +97,8 @@ def test_statements_per_batch_do_not_grow_with_its_chunks(query_counter):
     two, twenty = statements(2, "T"), statements(20, "N")
 
     assert two == twenty
-    # The chunks opened (timeout, share lock, claims), the unique check, the rows merged from
-    # the staging table, the ledger rows written.
+    # The chunks opened (timeout, share lock, claims), the unique check, the new rows' keys
+    # taken from the sequence (the rows are then copied), the ledger rows written.
     assert twenty <= 4
 
 

@@ -108,6 +108,6 @@ def test_statements_per_chunk_do_not_grow_with_its_size(query_counter, sizes):
 
     counts = counts[1:]
     assert counts[0] == counts[1], counts
-    # The chunk opened (timeout, share lock, claim), the unique check, the write (COPY: the rows
-    # moved from the connection's stage), the ledger row.
+    # The chunk opened (timeout, share lock, claim), the unique check, the write (VALUES, or the
+    # keys taken from the sequence and the rows copied), the ledger row.
     assert counts[1] <= 4, counts
