@@ -121,9 +121,13 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> li
 def runs(record: OperationRecord) -> list[tuple[int, int]]:
     """The operation's chunks in runs ``(first chunk, chunk count)``, one task each: at most
     ``RUN_ITEMS`` items a run (about a second of a worker's time), and at least ``FEWEST_RUNS``
-    runs where there are the chunks, so that an operation spreads over that many processes."""
+    runs where there are the chunks, so that an operation spreads over that many processes. A
+    run longer than a batch holds whole batches (``chunks_per_batch``)."""
     longest = max(1, RUN_ITEMS // record.chunk_size)
     length = max(1, min(longest, record.chunks_total // FEWEST_RUNS))
+    per_batch = chunks_per_batch(record)
+    if length > per_batch:
+        length -= length % per_batch
     return [
         (first, min(length, record.chunks_total - first))
         for first in range(0, record.chunks_total, length)
