@@ -51,7 +51,7 @@ def main() -> None:
         chunk_env = {"BENCH_CHUNK_SIZE": str(options.chunk_size)}
         _, port = stack.serve("server", chunk_env)
         if options.upsert:
-            stack.load_contracts(rows[::2])
+            stack.fill_contracts([{**row, "status": "active"} for row in rows[::2]])
         os.environ.update({**stack.env(), **chunk_env})
         import django
 
@@ -72,7 +72,8 @@ def main() -> None:
         from django_bulk_drf.operations import get_operation_store
 
         status = get_operation_store().status(operation_id)
-        harness.check_operation(status, options.rows, 0)
+        updated = len(rows[::2]) if options.upsert else 0
+        harness.check_operation(status, options.rows - updated, updated)
     name = f"profile_worker.{options.chunk_size}" + (".upsert" if options.upsert else "")
     RESULTS.mkdir(exist_ok=True)
     if options.cpu:
