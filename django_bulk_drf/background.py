@@ -36,7 +36,7 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
-from .batches import BatchChunk, OperationLost, apply_batch, chunks_per_batch
+from .batches import BatchChunk, OperationLost, apply_batch, chunks_per_batch, payload_of
 from .execution import payload_validator
 from .models import RECORD_ROW, ChunkLedger
 from .operations import (
@@ -48,7 +48,6 @@ from .operations import (
     get_operation_store,
     now,
 )
-from .payloads import BulkPayload
 from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .staging import StagedChunk
@@ -132,10 +131,6 @@ def runs(record: OperationRecord) -> list[tuple[int, int]]:
         (first, min(length, record.chunks_total - first))
         for first in range(0, record.chunks_total, length)
     ]
-
-
-def payload_of(record: OperationRecord, items: list[Any]) -> BulkPayload:
-    return BulkPayload(record.operation, items, record.unique_fields, record.partial)
 
 
 def process_chunk(

@@ -50,8 +50,23 @@ class BatchChunk:
 
 
 def chunks_per_batch(record: OperationRecord) -> int:
-    """Consecutive chunks written together: ``BULK_DRF_BATCH_SIZE`` rows' worth, at least one."""
+    """Consecutive chunks written together: ``BULK_DRF_BATCH_SIZE`` rows' worth, at least one
+    (a dry run's chunks are rehearsed one at a time)."""
+    if record.dry_run:
+        return 1
     return max(1, bulk_settings.BATCH_SIZE // record.chunk_size)
+
+
+def payload_of(record: OperationRecord, items: list[Any]) -> BulkPayload:
+    """The operation's payload of ``items``, as its request described it."""
+    return BulkPayload(
+        record.operation,
+        items,
+        record.unique_fields,
+        record.partial,
+        dry_run=record.dry_run,
+        skip_unchanged=record.skip_unchanged,
+    )
 
 
 def apply_batch(
@@ -145,7 +160,7 @@ def write_chunks(
             if first + at not in refused:
                 items.append(item)
                 index_map.append(first + at)
-    payload = BulkPayload(record.operation, items, record.unique_fields, record.partial)
+    payload = payload_of(record, items)
     outcome = execute_payload(
         viewset, payload, skip_invalid=True, index_map=index_map, validator=validator
     )

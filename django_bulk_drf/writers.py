@@ -23,9 +23,10 @@ from django.utils import timezone
 
 from .backends import BaseBulkBackend, Insert, bulk_backend
 from .serializers import ValidatedItem
+from .unchanged import settle_unchanged, split_unchanged
 
 #: The id lists of a ``WriteResult``.
-ID_NAMES = ("created_ids", "updated_ids", "deleted_ids")
+ID_NAMES = ("created_ids", "updated_ids", "deleted_ids", "unchanged_ids")
 
 
 @dataclass
@@ -42,6 +43,8 @@ class WriteResult:
     created_ids: list[Any] = field(default_factory=list)
     updated_ids: list[Any] = field(default_factory=list)
     deleted_ids: list[Any] = field(default_factory=list)
+    #: Rows an update or upsert item named but left alone: the item equals the stored row.
+    unchanged_ids: list[Any] = field(default_factory=list)
     origins: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def knows_origins(self, name: str) -> bool:
@@ -133,12 +136,22 @@ def create_rows(
 
 
 def update_rows(
-    queryset: models.QuerySet, items: Sequence[ValidatedItem], batch_size: int
+    queryset: models.QuerySet,
+    items: Sequence[ValidatedItem],
+    batch_size: int,
+    skip_unchanged: bool = False,
 ) -> WriteResult:
-    """Write each item's fields onto the row it was validated against (one UPDATE per batch)."""
+    """Write each item's fields onto the row it was validated against (one UPDATE per batch).
+    With ``skip_unchanged``, items equal to their stored row are left out (``unchanged``)."""
     model = queryset.model
     bumped = auto_now_fields(model)
     manager = model._default_manager.db_manager(queryset.db)
+    unchanged: list[ValidatedItem] = []
+    if skip_unchanged:
+        changed, _ = split_unchanged(queryset, items)
+        kept = {id(item) for item in changed}
+        unchanged = [item for item in items if id(item) not in kept]
+        items = changed
     for present, group in group_by_present_fields(items).items():
         fields = model_fields_for(model, present)
         instances = []
@@ -154,8 +167,11 @@ def update_rows(
         names = list(dict.fromkeys(names))
         if names:
             manager.bulk_update(instances, names, batch_size=batch_size)
-    pks = [item.stored.pk for item in items]
-    return written("updated_ids", pks, [item.index for item in items])
+    result = written("updated_ids", [i.stored.pk for i in items], [i.index for i in items])
+    result.merge(
+        written("unchanged_ids", [i.stored.pk for i in unchanged], [i.index for i in unchanged])
+    )
+    return result
 
 
 def _attname_value(model_field: models.Field, data: dict[str, Any]) -> Any:
@@ -184,6 +200,7 @@ def upsert_rows(
     items: Sequence[ValidatedItem],
     unique_fields: Sequence[str],
     batch_size: int,
+    skip_unchanged: bool = False,
 ) -> WriteResult:
     """Insert the new rows and write the fields each item carries onto the rows that exist,
     rows locked in key order; the ids come back in payload order.
@@ -194,14 +211,26 @@ def upsert_rows(
     items were validated against. Elsewhere those rows are updated by primary key and the others
     inserted (a row inserted concurrently since validation then fails the batch with an
     ``IntegrityError``).
+
+    With ``skip_unchanged`` a row equal to its item is not written: the conflict's update is
+    conditional (``unchanged.skip_unchanged_sql``) and the rows it leaves alone are reported as
+    ``unchanged``.
     """
     backend = bulk_backend(queryset.db)
     if backend.returns_rows:
-        writer = InsertStatement(queryset.model, backend, unique_fields)
-        return write_in_batches(writer, items, batch_size).in_payload_order()
+        writer = InsertStatement(queryset.model, backend, unique_fields, skip_unchanged)
+        result = write_in_batches(writer, items, batch_size)
+        if skip_unchanged:
+            pairs = settle_unchanged(queryset, items, unique_fields, result)
+            pks, origins = [pk for pk, _ in pairs], [origin for _, origin in pairs]
+            result.merge(written("unchanged_ids", pks, origins))
+        return result.in_payload_order()
     ordered = in_key_order(items, unique_fields)
     result = update_rows(
-        queryset, [item for item in ordered if item.stored is not None], batch_size
+        queryset,
+        [item for item in ordered if item.stored is not None],
+        batch_size,
+        skip_unchanged,
     )
     result.merge(
         create_rows(queryset, [item for item in ordered if item.stored is None], batch_size)
@@ -247,9 +276,14 @@ class InsertStatement:
     fills, which a conflict overwrites, and the rows; the backend writes and runs the SQL."""
 
     def __init__(
-        self, model: type[models.Model], backend: BaseBulkBackend, unique_fields: Sequence[str] = ()
+        self,
+        model: type[models.Model],
+        backend: BaseBulkBackend,
+        unique_fields: Sequence[str] = (),
+        skip_unchanged: bool = False,
     ) -> None:
         self.model = model
+        self.skip_unchanged = skip_unchanged
         self.backend = backend
         self.target = model_fields_for(model, unique_fields)
         opts = model._meta
@@ -263,23 +297,41 @@ class InsertStatement:
         self.rows = RowBuilder(model, self.columns, backend)
 
     def execute(self, items: Sequence[ValidatedItem], present: frozenset[str]) -> WriteResult:
-        """Write the items; the backend returns one row for each, in the order sent."""
-        returned = self.backend.insert(self._insert(present), self.rows.build(items))
+        """Write the items; the backend returns a row for each item written, in the order
+        sent. A conditional upsert (``skip_unchanged``) leaves some out, and returns each row's
+        key with it: the items are then found by key."""
+        rows = self.rows.build(items)
+        returned = self.backend.insert(self._insert(present), rows)
         if self.backend.tells_inserted:
             inserted = [row[1] for row in returned]
         else:
             existed = {item.stored.pk for item in items if item.stored is not None}
             inserted = [row[0] not in existed for row in returned]
+        origins = [item.index for item in items]
+        if len(returned) != len(items):
+            origins = self._origins_by_key(items, rows, returned)
         result = WriteResult()
-        if len(returned) != len(items):  # a write hook's own SQL: which item is which is unknown
-            for row, new in zip(returned, inserted, strict=True):
-                (result.created_ids if new else result.updated_ids).append(row[0])
-            return result
-        for row, new, item in zip(returned, inserted, items, strict=True):
+        for at, (row, new) in enumerate(zip(returned, inserted, strict=True)):
             name = "created_ids" if new else "updated_ids"
             getattr(result, name).append(row[0])
-            result.origins.setdefault(name, []).append(item.index)
+            if origins is not None:
+                result.origins.setdefault(name, []).append(origins[at])
         return result
+
+    def _origins_by_key(
+        self, items: Sequence[ValidatedItem], rows: list[tuple], returned: list[tuple]
+    ) -> list[int] | None:
+        """The item of each returned row, by the conflict key it returns last; None when one
+        cannot be told (then the ids are reported without their items)."""
+        if not self.skip_unchanged or not self.target:
+            return None
+        positions = [self.columns.index(f) for f in self.target]
+        by_key = {
+            tuple(row[at] for at in positions): item.index
+            for item, row in zip(items, rows, strict=True)
+        }
+        found = [by_key.get(tuple(row[-len(positions) :])) for row in returned]
+        return None if None in found else found
 
     def _insert(self, present: frozenset[str]) -> Insert:
         """The insert of items carrying ``present``: a conflict overwrites those fields and the
@@ -288,8 +340,9 @@ class InsertStatement:
             return Insert(self.model, self.columns)
         target_names = {f.name for f in self.target}
         updated = [f for f in model_fields_for(self.model, present) if f.name not in target_names]
+        compared = updated if self.skip_unchanged else None
         updated = list({f.column: f for f in updated + self.bumped}.values()) or self.target[:1]
-        return Insert(self.model, self.columns, self.target, updated)
+        return Insert(self.model, self.columns, self.target, updated, compared)
 
 
 PLAIN_PRE_SAVE = (

@@ -12,6 +12,8 @@ from tests.testapp.views import (
     ActionSerializedContractViewSet,
     BookViewSet,
     EmbeddedContractViewSet,
+    FilteredContractViewSet,
+    LabelledContractViewSet,
     LimitedContractViewSet,
     OwnedViewSet,
     SlowContractViewSet,
@@ -29,6 +31,8 @@ router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contr
 router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
 router.register("slow-statement-contracts", SlowStatementContractViewSet, basename="slow-stmt")
 router.register("kill-commit-contracts", KillAfterCommitContractViewSet, basename="kill-commit")
+router.register("filtered-contracts", FilteredContractViewSet, basename="filtered-contract")
+router.register("labelled-contracts", LabelledContractViewSet, basename="labelled-contract")
 router.register("action-contracts", ActionSerializedContractViewSet, basename="action-contract")
 
 urlpatterns = [*demo_urlpatterns, path("test-api/", include(router.urls))]
