@@ -16,7 +16,9 @@ from tests.testapp.views import (
     LabelledContractViewSet,
     LimitedContractViewSet,
     OwnedViewSet,
+    SleepyContractViewSet,
     SlowContractViewSet,
+    StampedContractViewSet,
     UpdateHookContractViewSet,
 )
 
@@ -25,6 +27,8 @@ router.register("owned", OwnedViewSet, basename="owned")
 router.register("books", BookViewSet)
 router.register("embedded-contracts", EmbeddedContractViewSet, basename="embedded-contract")
 router.register("slow-contracts", SlowContractViewSet, basename="slow-contract")
+router.register("sleepy-contracts", SleepyContractViewSet, basename="sleepy-contract")
+router.register("stamped-contracts", StampedContractViewSet, basename="stamped-contract")
 router.register("limited-contracts", LimitedContractViewSet, basename="limited-contract")
 router.register("hooked-contracts", UpdateHookContractViewSet, basename="hooked-contract")
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
