@@ -88,13 +88,13 @@ def settle_unchanged(
     items: Sequence[ValidatedItem],
     unique_fields: Sequence[str],
     written: set[Any],
-) -> list[Any]:
+) -> list[tuple[Any, int]]:
     """The rows of the items that the conditional upsert neither inserted nor updated
-    (``written``: the ids it inserted or updated), in the items' order. Those are the stored rows
-    the items were validated against, and, rarely, rows another transaction inserted with equal
-    values since: looked up by key."""
+    (``written``: the ids it inserted or updated), as ``(primary key, item index)`` in the items'
+    order. Those are the stored rows the items were validated against, and, rarely, rows another
+    transaction inserted with equal values since: looked up by key."""
     unchanged = [
-        item.stored.pk
+        (item.stored.pk, item.index)
         for item in items
         if item.stored is not None and item.stored.pk not in written
     ]
@@ -109,8 +109,9 @@ def concurrent_rows(
     items: Sequence[ValidatedItem],
     unique_fields: Sequence[str],
     written: set[Any],
-) -> list[Any]:
-    """The primary keys of rows with the keys of new items that this write did not insert."""
+) -> list[tuple[Any, int]]:
+    """The rows with the keys of new items that this write did not insert, as ``(primary key,
+    item index)``."""
     model = queryset.model
     opts = model._meta
     names = list(unique_fields)
@@ -118,8 +119,11 @@ def concurrent_rows(
     for item in items:
         if item.stored is None:
             values = (item.data.get(name) for name in names)
-            keys.append(tuple(v.pk if isinstance(v, models.Model) else v for v in values))
+            key = tuple(v.pk if isinstance(v, models.Model) else v for v in values)
+            keys.append((key, item.index))
     manager = model._default_manager.db_manager(queryset.db)
     columns = list(dict.fromkeys([opts.pk.attname, *(opts.get_field(n).attname for n in names)]))
-    rows = read_rows(manager.all(), names, keys, columns)
-    return [rows[key].pk for key in keys if key in rows and rows[key].pk not in written]
+    rows = read_rows(manager.all(), names, [key for key, _ in keys], columns)
+    return [
+        (rows[key].pk, index) for key, index in keys if key in rows and rows[key].pk not in written
+    ]
