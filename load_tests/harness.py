@@ -154,7 +154,7 @@ def write_results(
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
-    print(f"figures written to {path.relative_to(PROJECT_ROOT)}", file=sys.stderr, flush=True)
+    print(f"figures written to {path}", file=sys.stderr, flush=True)
     return path
 
 
