@@ -57,7 +57,7 @@ from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_
 
 
 class BulkOperationsMixin:
-    """Bulk handlers for an adrf ``ModelViewSet``; see the README for the endpoints they serve."""
+    """Bulk handlers for an adrf ``ModelViewSet``; their endpoints: docs/semantics.md#endpoints."""
 
     #: Largest array answered synchronously (default ``BULK_DRF_SYNC_UPSERT_MAX_ITEMS``).
     bulk_sync_max_items: int | None = None

@@ -29,7 +29,7 @@ UUID_PATTERN = re.compile(UUID)
 STATUS_PATH = re.compile(rf"/api/operations/({UUID})/")
 ENDED = ("completed", "failed", "cancelled")
 
-# Every endpoint a client of the demo has (SPEC §3), as a tour command must spell it.
+# Every endpoint of the demo (docs/semantics.md#endpoints), as a tour command must spell it.
 ENDPOINTS = {
     "multi-get": r"curl .*'?localhost:8000/api/contracts/\?ids=",
     "single-object create": r"-X POST localhost:8000/api/contracts/ .*-d '\{",
