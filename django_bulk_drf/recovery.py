@@ -7,6 +7,10 @@ takes part in watching the others:
 - when it receives a task of an operation it records that it holds it (``task_received``, in the
   worker's main process: prefetched tasks and retries waiting for their countdown count too), and
   the task releases its holding when it returns (``tasks.py``);
+- the holder is one life of a worker (``worker_life``): its node name and a mark drawn when the
+  worker process starts. A worker restarted in place of a dead one, under the same name and
+  command line (systemd, supervisor, a StatefulSet), is another holder, so it does not keep its
+  predecessor's holdings alive;
 - a thread of its main process renews its heartbeat every ``HEARTBEAT_SECONDS`` (expiring after
   ``WORKER_TTL``) and, every ``SWEEP_SECONDS``, re-queues the tasks held by workers whose heartbeat
   has expired, once, whichever worker sees them first; and the tasks that left an empty queue
@@ -25,6 +29,8 @@ The stores of one process (embedded mode) have no ``leases``: there, none of thi
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 import threading
 from typing import Any
 
@@ -44,6 +50,22 @@ LONGEST_REQUEUED_RUN = 50
 RUN_OPERATION = "django_bulk_drf.run_operation"
 PROCESS_CHUNK = "django_bulk_drf.process_chunk"
 
+#: What tells this worker process's life from any other under the same node name: its pid and a
+#: random mark (a pid alone comes back, in a container or after a ``SIGHUP`` restart, which execs
+#: in place). Drawn when this module is imported, which Celery does in the worker's main process
+#: before it forks its pool: the pool processes inherit it, and release what the main process
+#: recorded they hold. The life is the main process's: it receives the tasks and beats; when it
+#: dies (the whole process group killed, the machine lost) the beats stop and its holdings are
+#: taken up, even if a pool process outlives it for a while (the chunk ledger then keeps each chunk
+#: applied once). A pool process that dies alone is replaced by the main process, which stays alive;
+#: its task is redelivered by the broker (``reject_on_worker_lost``).
+PROCESS_LIFE = f"{os.getpid()}.{secrets.token_hex(4)}"
+
+
+def worker_life(hostname: str) -> str:
+    """The holder name of this life of the worker ``hostname`` (its heartbeat's key too)."""
+    return f"{hostname}#{PROCESS_LIFE}"
+
 
 def held_task(name: str, args: Any) -> tuple[str, int, int] | None:
     """The operation, first chunk index (``PLANNING`` for the first task) and chunk count of a
@@ -62,18 +84,19 @@ def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -
     leases = get_operation_store().leases
     if task is None or leases is None:
         return
-    start_watch(request.hostname)
+    worker = worker_life(request.hostname)
+    start_watch(worker)
     operation_id, index, count = task
-    held_by = holder(request.hostname, request.id, request.request_dict.get("retries", 0))
+    held_by = holder(worker, request.id, request.request_dict.get("retries", 0))
     try:
         leases.hold(operation_id, index, held_by, count)
     except Exception:  # the broker's consumer must go on; the broker's redelivery remains
-        logger.exception("could not record that %s holds %s", request.hostname, task)
+        logger.exception("could not record that %s holds %s", worker, task)
 
 
 @worker_ready.connect
 def watch_when_ready(sender: Any = None, **kwargs: Any) -> None:
-    start_watch(sender.hostname)
+    start_watch(worker_life(sender.hostname))
 
 
 _watch: threading.Thread | None = None

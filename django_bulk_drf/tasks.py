@@ -28,7 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import (
     background,
-    recovery,  # noqa: F401  (connects the workers' signal handlers)
+    recovery,  # imported by every worker: connects its signal handlers, draws its life
 )
 from .operations import get_operation_store
 from .operations.leases import PLANNING, holder
@@ -64,7 +64,8 @@ class OperationTask(Task):
         leases = get_operation_store().leases
         if leases is None or self.request.hostname is None:
             return
-        held_by = holder(self.request.hostname, self.request.id, self.request.retries)
+        worker = recovery.worker_life(self.request.hostname)
+        held_by = holder(worker, self.request.id, self.request.retries)
         try:
             leases.release(operation_id, index, held_by, count)
         except Exception:  # the sweep finds the holder alive, or the chunk counted

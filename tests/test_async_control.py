@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import time
 
 import pytest
 from celery.signals import before_task_publish
@@ -10,7 +11,7 @@ from django_redis import get_redis_connection
 
 from asgi_demo.contracts.models import Contract
 from tests.fixtures.operations import run_bulk, wait_until_ended
-from tests.testapp.background_views import CHUNK_PIDS_KEY
+from tests.testapp.background_views import CHUNK_LIVES_KEY, CHUNK_PIDS_KEY
 from tests.testapp.models import Owned
 
 pytestmark = [
@@ -97,7 +98,7 @@ async def test_the_broker_message_carries_the_operation_id_not_the_rows(api, con
 
 async def test_two_worker_processes_share_one_operation_and_counts_are_exact(api, contract_items):
     redis = get_redis_connection("default")
-    redis.delete(CHUNK_PIDS_KEY)
+    redis.delete(CHUNK_PIDS_KEY, CHUNK_LIVES_KEY)
     with override_settings(BULK_DRF_CHUNK_SIZE=20):
         _, status = await run_bulk(
             api, "POST", "/test-api/pid-contracts/bulk/", json=contract_items(1_000)
@@ -109,6 +110,10 @@ async def test_two_worker_processes_share_one_operation_and_counts_are_exact(api
     assert status["created_count"] == 1_000
     assert len(set(status["result"]["created_ids"])) == 1_000
     assert await Contract.objects.acount() == 1_000
+    # Both pool processes release their chunks as the one life of the worker that received them
+    # and beats for them (its main process): else their holdings would outlive them.
+    [life] = redis.smembers(CHUNK_LIVES_KEY)
+    assert redis.exists(f"bulkdrf:worker:{life.decode()}")
 
 
 async def test_cancel_stops_between_chunks_and_reports_what_was_written(api, contract_items):
@@ -116,7 +121,9 @@ async def test_cancel_stops_between_chunks_and_reports_what_was_written(api, con
         response = await api.post("/test-api/pid-contracts/bulk/", json=contract_items(2_000))
     operation_id = response.json()["task_id"]
     status_url = response.json()["status_url"]
+    deadline = time.monotonic() + 120
     while (await api.get(status_url)).json()["created_count"] == 0:
+        assert time.monotonic() < deadline, "no chunk written"
         await asyncio.sleep(0.02)
 
     cancel = await api.delete(f"/api/operations/{operation_id}/")

@@ -166,7 +166,7 @@ class Comparison:
         return True
 
 
-def wait_for_operations(base_url: str, operation_ids: list[str], timeout: float = 30) -> None:
+def wait_for_operations(base_url: str, operation_ids: list[str], timeout: float = 120) -> None:
     """Wait until these operations have ended, as they have by the time a reader types the next
     line."""
     deadline = time.monotonic() + timeout

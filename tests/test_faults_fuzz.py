@@ -3,10 +3,9 @@
 Schemathesis generates requests for every operation under ``/api/`` from ``/api/schema/``, valid
 ones (positive mode) and ones that break the schema (negative mode: wrong types, missing fields,
 malformed bodies), and sends them over HTTP to the demo served by uvicorn. Hypothesis runs
-derandomized, so CI sees the same cases every time, in a bounded time.
+derandomized, so CI sees the same cases every time; their number, not a stopwatch, bounds the run
+(a loaded machine is slower, not wrong).
 """
-
-import time
 
 import pytest
 import schemathesis
@@ -16,12 +15,11 @@ from schemathesis import GenerationMode
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_settled"),
-    pytest.mark.timeout(240),
+    pytest.mark.timeout(600),  # a cap against a hang: a loaded machine takes minutes
 ]
 
 CASES_PER_MODE = 40
 MINIMUM_CASES = 1_000
-TIME_BUDGET = 90  # seconds
 
 
 def test_a_thousand_generated_requests_never_get_a_server_error(asgi_server):
@@ -31,7 +29,6 @@ def test_a_thousand_generated_requests_never_get_a_server_error(asgi_server):
     ]
     sent: list[str] = []
     server_errors: list[str] = []
-    started = time.monotonic()
 
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -55,8 +52,6 @@ def test_a_thousand_generated_requests_never_get_a_server_error(asgi_server):
 
             send()
 
-    elapsed = time.monotonic() - started
     assert server_errors == [], "\n\n".join(server_errors[:5])
     assert len(operations) >= 16
     assert len(sent) >= MINIMUM_CASES, f"only {len(sent)} cases"
-    assert elapsed < TIME_BUDGET, f"{len(sent)} cases took {elapsed:.0f}s"

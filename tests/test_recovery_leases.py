@@ -8,7 +8,7 @@ import pytest
 from django_redis import get_redis_connection
 
 from django_bulk_drf.operations import ChunkReport, RedisOperationStore, new_operation_id
-from django_bulk_drf.operations.leases import MISSING, PLANNING, QUEUED, Orphan, holder
+from django_bulk_drf.operations.leases import MISSING, PLANNING, QUEUED, Orphan, Sweep, holder
 from django_bulk_drf.recovery import orphan_runs
 from tests.fixtures.records import operation_record
 
@@ -36,6 +36,16 @@ def live(operation_id: str) -> bool:
     return True
 
 
+def look(store, operation: str) -> Sweep:
+    """What a sweep finds of ``operation``: holdings another test run left in this Redis (of
+    workers long gone) are not this test's."""
+    sweep = store.leases.look(live)
+    return Sweep(
+        [orphan for orphan in sweep.orphans if orphan.operation_id == operation],
+        {key: indexes for key, indexes in sweep.queued.items() if key == operation},
+    )
+
+
 def held(store, operation_id: str) -> dict[int, str]:
     raw = store.client.hgetall(f"bulkdrf:op:{operation_id}:held")
     return {int(index): value.decode() for index, value in raw.items()}
@@ -44,7 +54,7 @@ def held(store, operation_id: str) -> dict[int, str]:
 def test_dispatched_tasks_are_queued_and_no_orphans(store, operation):
     store.leases.dispatch(operation, [PLANNING, 0, 1, 2])
 
-    sweep = store.leases.look(live)
+    sweep = look(store, operation)
 
     assert held(store, operation) == {PLANNING: QUEUED, 0: QUEUED, 1: QUEUED, 2: QUEUED}
     assert sweep.orphans == []
@@ -64,7 +74,7 @@ def test_the_tasks_of_a_worker_without_heartbeat_are_orphans_and_taken_over_once
     store.leases.hold(operation, 0, holder(ALIVE, "t0", 0))
     store.leases.hold(operation, 1, holder(DEAD, "t1", 2))
 
-    orphans = store.leases.look(live).orphans
+    orphans = look(store, operation).orphans
 
     assert orphans == [Orphan(operation, 1, holder(DEAD, "t1", 2))]
     assert store.leases.take_over(orphans[0]) is True
@@ -76,7 +86,7 @@ def test_a_counted_chunk_is_released_not_requeued(store, operation):
     store.leases.hold(operation, 1, holder(DEAD, "t1", 0))
     store.report_chunk(operation, 1, ChunkReport(processed=0))
 
-    (orphan,) = store.leases.look(live).orphans
+    (orphan,) = look(store, operation).orphans
 
     assert store.leases.take_over(orphan) is False
     assert 1 not in held(store, operation)
@@ -86,8 +96,8 @@ def test_queued_tasks_left_when_the_queue_is_empty_go_missing_then_are_orphans(s
     store.leases.dispatch(operation, [0, 1])
     store.leases.hold(operation, 0, holder(ALIVE, "t0", 0))
 
-    assert store.leases.suspect(store.leases.look(live).queued) == 1
-    (orphan,) = store.leases.look(live).orphans
+    assert store.leases.suspect(look(store, operation).queued) == 1
+    (orphan,) = look(store, operation).orphans
 
     assert orphan == Orphan(operation, 1, MISSING)
     assert store.leases.take_over(orphan) is True
@@ -96,11 +106,11 @@ def test_queued_tasks_left_when_the_queue_is_empty_go_missing_then_are_orphans(s
 
 def test_a_task_received_after_the_suspicion_is_not_missing(store, operation):
     store.leases.dispatch(operation, [0])
-    queued = store.leases.look(live).queued
+    queued = look(store, operation).queued
     store.leases.hold(operation, 0, holder(ALIVE, "t0", 0))
 
     assert store.leases.suspect(queued) == 0
-    assert store.leases.look(live).orphans == []
+    assert look(store, operation).orphans == []
 
 
 def test_release_frees_only_its_own_attempt(store, operation):
@@ -136,7 +146,7 @@ def test_a_run_is_held_chunk_by_chunk_and_its_uncounted_chunks_are_requeued_as_o
     store.leases.hold(operation, 0, holder(DEAD, "t0", 0), count=3)
     store.report_chunk(operation, 0, ChunkReport(processed=0))  # committed before the death
 
-    taken = [orphan for orphan in store.leases.look(live).orphans if store.leases.take_over(orphan)]
+    taken = [orphan for orphan in look(store, operation).orphans if store.leases.take_over(orphan)]
 
     assert orphan_runs(taken) == [(Orphan(operation, 1, holder(DEAD, "t0", 0)), 2)]
     assert held(store, operation) == {1: QUEUED, 2: QUEUED}

@@ -9,7 +9,6 @@ import os
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
@@ -21,6 +20,8 @@ from django_bulk_drf.operations.redis import record_key
 from django_bulk_drf.progress import operation_events
 from tests.fixtures.progress import (
     CHUNK,
+    PATIENCE,
+    Communicator,
     report_chunk,
     start_operation,
     subscriber_count,
@@ -36,10 +37,10 @@ ORIGIN = (b"origin", b"http://testserver")
 async def open_socket():
     """Factory of connected communicators: ``await open_socket(operation_id, headers=[...])``;
     disconnects them all at the end."""
-    opened: list[WebsocketCommunicator] = []
+    opened: list[Communicator] = []
 
-    async def connect(operation_id: str, headers=(ORIGIN,)) -> WebsocketCommunicator:
-        communicator = WebsocketCommunicator(
+    async def connect(operation_id: str, headers=(ORIGIN,)) -> Communicator:
+        communicator = Communicator(
             application, f"/ws/operations/{operation_id}/", headers=list(headers)
         )
         opened.append(communicator)
@@ -54,7 +55,7 @@ async def open_socket():
     await wait_until_idle(operation_events())
 
 
-async def wait_until_idle(hub, timeout: float = 3) -> None:
+async def wait_until_idle(hub, timeout: float = PATIENCE) -> None:
     """Every socket gone: no subscriber, no reader task, no Redis connection left behind."""
     deadline = asyncio.get_running_loop().time() + timeout
     while hub.subscribers or getattr(hub, "reader", None) or getattr(hub, "pubsub", None):
@@ -62,8 +63,8 @@ async def wait_until_idle(hub, timeout: float = 3) -> None:
         await asyncio.sleep(0.02)
 
 
-async def close_code(communicator: WebsocketCommunicator) -> int:
-    message = await communicator.receive_output(timeout=3)
+async def close_code(communicator: Communicator) -> int:
+    message = await communicator.receive_output()
     assert message["type"] == "websocket.close", message
     return message["code"]
 
@@ -194,12 +195,10 @@ async def test_the_owner_is_known_by_session_cookie(open_socket):
 async def test_an_origin_outside_allowed_hosts_is_refused(origin):
     operation_id = start_operation()
     headers = [(b"origin", origin)] if origin else []
-    communicator = WebsocketCommunicator(
-        application, f"/ws/operations/{operation_id}/", headers=headers
-    )
+    communicator = Communicator(application, f"/ws/operations/{operation_id}/", headers=headers)
     connected, _ = await communicator.connect()
     assert not connected
-    await communicator.wait()
+    await communicator.disconnect()  # the client is gone too: the application ends
 
 
 async def test_many_sockets_on_one_operation_share_one_redis_subscription(open_socket):
@@ -216,28 +215,50 @@ async def test_many_sockets_on_one_operation_share_one_redis_subscription(open_s
     for socket in sockets:
         await socket.disconnect()
     await wait_for_subscribers(operation_id, 0)
-    assert operation_events().reader is None  # no task left behind
+    # The reader task ends, and closes the connection, once Redis confirms the last UNSUBSCRIBE.
+    await wait_until_idle(operation_events())
 
 
 async def test_no_state_is_repeated_or_reordered_and_the_end_always_arrives(open_socket):
-    chunks = 40
+    chunks, latecomers = 40, 2
     operation_id = start_operation(chunks=chunks)
+    halfway, latecomers_in = asyncio.Event(), asyncio.Event()
+    joined: list[int] = []
 
     async def worker():
         for index in range(chunks):
+            if index == chunks // 2:  # some clients join mid-stream, whatever the machine's pace
+                halfway.set()
+                await asyncio.wait_for(latecomers_in.wait(), PATIENCE)
             await report_chunk(operation_id, index)
             await asyncio.sleep(0.005)
 
-    async def client(delay: float) -> list[dict]:
-        await asyncio.sleep(delay)
+    async def follow(joining=None) -> list[dict]:
         socket = await open_socket(operation_id)
-        messages = [await socket.receive_json_from(timeout=3)]
+        messages = [await socket.receive_json_from()]
+        if joining:
+            joining(messages[0])
         while messages[-1]["status"] != "completed":
-            messages.append(await socket.receive_json_from(timeout=3))
+            messages.append(await socket.receive_json_from())
         assert await close_code(socket) == 1000
         return messages
 
-    _, *streams = await asyncio.gather(worker(), *(client(i * 0.02) for i in range(10)))
+    async def early(delay: float) -> list[dict]:
+        await asyncio.sleep(delay)
+        return await follow()
+
+    def latecomer_joined(snapshot: dict) -> None:
+        joined.append(snapshot["seq"])
+        if len(joined) == latecomers:
+            latecomers_in.set()
+
+    async def late() -> list[dict]:
+        await halfway.wait()
+        return await follow(latecomer_joined)
+
+    _, *streams = await asyncio.gather(
+        worker(), *(early(i * 0.02) for i in range(10)), *(late() for _ in range(latecomers))
+    )
 
     for messages in streams:
         seqs = [message["seq"] for message in messages]
@@ -245,7 +266,7 @@ async def test_no_state_is_repeated_or_reordered_and_the_end_always_arrives(open
         assert seqs == sorted(set(seqs)) and seqs[-1] == chunks
         assert messages[0]["type"] == "operation.status"
         assert messages[-1]["result"]["created_ids"] == list(range(chunks * CHUNK))
-    assert any(0 < messages[0]["seq"] < chunks for messages in streams)  # joined mid-stream
+    assert joined == [chunks // 2] * latecomers  # joined mid-stream: the snapshot of that moment
 
 
 class HeldBack:
@@ -271,7 +292,7 @@ async def test_a_client_held_back_gets_the_newest_state_then_the_end_and_delays_
     chunks = 40
     operation_id = start_operation(chunks=chunks)
     held_back = HeldBack()
-    held = WebsocketCommunicator(held_back, f"/ws/operations/{operation_id}/", headers=[ORIGIN])
+    held = Communicator(held_back, f"/ws/operations/{operation_id}/", headers=[ORIGIN])
     assert (await held.connect())[0]
     assert (await held.receive_json_from())["seq"] == 0
     others = [await open_socket(operation_id) for _ in range(3)]
@@ -310,7 +331,7 @@ async def test_a_lost_event_is_recovered_by_the_periodic_reread(open_socket, set
     redis = get_redis_connection("default")
     redis.hset(record_key(operation_id), mapping={"processed": "10", "seq": "1"})
 
-    recovered = await socket.receive_json_from(timeout=2)
+    recovered = await socket.receive_json_from()
     assert recovered["type"] == "operation.progress"
     assert (recovered["seq"], recovered["progress"]["processed"]) == (1, 10)
     assert await socket.receive_nothing(timeout=0.6)  # re-read, unchanged: nothing sent twice
@@ -339,7 +360,7 @@ async def test_a_dropped_redis_connection_is_resubscribed_and_the_stream_goes_on
     await report_chunk(operation_id, 1)
     await report_chunk(operation_id, 2)
     while messages[-1]["status"] != "completed":
-        messages.append(await socket.receive_json_from(timeout=3))
+        messages.append(await socket.receive_json_from())
 
     seqs = [message["seq"] for message in messages]
     assert seqs == sorted(set(seqs)) and seqs[-1] == 3

@@ -113,7 +113,7 @@ async def test_fifty_clients_of_one_operation_see_the_same_end(asgi_server, cele
     finals = [assert_complete_stream(stream) for stream in streams]
     final_states = {orjson.dumps({**final, "type": None}) for final in finals}
     assert len(final_states) == 1
-    assert await asyncio.to_thread(subscriber_count, operation_id) == 0
+    await wait_for_subscribers(operation_id, 0)  # the server unsubscribes once it has closed
 
 
 async def test_clients_leaving_mid_operation_leave_no_redis_subscription(asgi_server):

@@ -15,11 +15,12 @@ and those it had counted are not:
 
 A live worker renews a heartbeat key with a short expiry; the tasks held by a worker whose heartbeat
 has expired are orphans, and so are ``MISSING`` ones. A task that is merely slow keeps its holder
-alive, so it is never taken from it.
+alive, so it is never taken from it. ``<worker>`` names one life of a worker process, not its node
+name (``recovery.worker_life``): a worker restarted under the same name beats under another key.
 
 Keys (Redis):
 
-- ``bulkdrf:worker:<name>``: the heartbeat of worker ``name``;
+- ``bulkdrf:worker:<worker>``: the heartbeat of ``worker``;
 - ``bulkdrf:op:<id>:held``: task index → holder;
 - ``bulkdrf:held``: the operations that have holdings, so that a sweep reads only those;
 - ``bulkdrf:failing``: operation → why it could not be ended ``failed`` yet (its database was

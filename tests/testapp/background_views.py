@@ -3,25 +3,30 @@
 import os
 import time
 
+from celery import current_task
 from django.db import connections
 from django_redis import get_redis_connection
 
 from asgi_demo.contracts.models import Contract
 from asgi_demo.contracts.serializers import ContractSerializer
-from django_bulk_drf.recovery import SWEEP_SECONDS, WORKER_TTL
+from django_bulk_drf.recovery import SWEEP_SECONDS, WORKER_TTL, worker_life
 from django_bulk_drf.viewsets import BulkModelViewSet
 
 CHUNK_PIDS_KEY = "tests:chunk-pids"
+CHUNK_LIVES_KEY = "tests:chunk-lives"
 
 
 class PidTrackingContractViewSet(BulkModelViewSet):
-    """Records which worker process wrote each chunk, and takes a moment doing it."""
+    """Records which worker process wrote each chunk, and the worker life it releases its chunks
+    under, and takes a moment doing it."""
 
     queryset = Contract.objects.all()
     serializer_class = ContractSerializer
 
     def perform_bulk_create(self, items):
-        get_redis_connection("default").sadd(CHUNK_PIDS_KEY, os.getpid())
+        redis = get_redis_connection("default")
+        redis.sadd(CHUNK_PIDS_KEY, os.getpid())
+        redis.sadd(CHUNK_LIVES_KEY, worker_life(current_task.request.hostname))
         time.sleep(0.05)
         return super().perform_bulk_create(items)
 

@@ -11,6 +11,9 @@ from django_bulk_drf.viewsets import BulkModelViewSet
 from .models import Book, Owned
 from .serializers import BookSerializer, OwnedSerializer
 
+#: The longest a held write waits to be let go.
+HOLD_LIMIT = 30
+
 
 class OwnedViewSet(BulkModelViewSet):
     """Each user sees and writes only their own rows; new rows are stamped with the owner."""
@@ -50,16 +53,25 @@ class EmbeddedContractViewSet(BulkModelViewSet):
 
 class SlowContractViewSet(BulkModelViewSet):
     """Contracts whose bulk create notes the thread it runs on and takes half a second: the tests
-    check that this work stays off the event loop and does not hold up other requests."""
+    check that this work stays off the event loop and does not hold up other requests.
+
+    A test in the serving process can hold the write instead: while ``hold`` is set to an event,
+    the bulk create waits for it (``HOLD_LIMIT`` seconds at most) and notes in ``released`` whether
+    it was let go, so that the test waits for what it checks, not for a lapse of time."""
 
     queryset = Contract.objects.all()
     serializer_class = ContractSerializer
     write_delay = 0.5
     write_threads: list[int] = []
+    hold: threading.Event | None = None
+    released: list[bool] = []
 
     def perform_bulk_create(self, items):
         self.write_threads.append(threading.get_ident())
-        time.sleep(self.write_delay)
+        if self.hold is None:
+            time.sleep(self.write_delay)
+        else:
+            self.released.append(self.hold.wait(HOLD_LIMIT))
         return super().perform_bulk_create(items)
 
 
