@@ -15,7 +15,7 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 
 from django_bulk_drf.auth import TokenAuthMiddlewareStack  # noqa: E402
 from django_bulk_drf.limits import BulkBodyLimitMiddleware  # noqa: E402
-from django_bulk_drf.routing import websocket_urlpatterns  # noqa: E402
+from django_bulk_drf.routing import websocket_not_found, websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -24,7 +24,7 @@ application = ProtocolTypeRouter(
         # sidecar package, so /api/docs/ works offline); production puts them behind a CDN.
         "http": BulkBodyLimitMiddleware(ASGIStaticFilesHandler(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
-            TokenAuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            TokenAuthMiddlewareStack(URLRouter([*websocket_urlpatterns, websocket_not_found]))
         ),
     }
 )

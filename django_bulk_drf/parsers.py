@@ -14,6 +14,7 @@ parser for the same media type is used as it is, whole.
 
 import codecs
 import io
+import json
 from collections.abc import Iterator
 from itertools import chain
 from typing import IO, Any
@@ -23,7 +24,7 @@ from django.core.exceptions import RequestDataTooBig
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser, JSONParser
 
-from .exactjson import orjson_exact
+from .exactjson import NESTED_TOO_DEEP, orjson_exact, refuse_constant, strict_loads
 from .streams import csv_batches, json_array_batches, ndjson_batches
 
 
@@ -33,7 +34,11 @@ class OrjsonParser(BaseParser):
 
     - Values: orjson's, unless the body holds an integer orjson would turn into a float. Then, and
       whenever orjson refuses the body (a charset other than UTF-8, a syntax error, a lone
-      surrogate, ``NaN``), DRF's ``JSONParser`` reads it, with its values and its error messages.
+      surrogate, ``NaN``), the standard library reads it as DRF's ``JSONParser`` does, with its
+      values and its error messages; except that in an array a number beyond a float's range
+      (``1e999``) is refused as ``NaN`` is, as the ``/bulk/`` endpoints refuse it, where DRF
+      would read ``inf``.
+    - Nesting deeper than the parser takes (``exactjson.MAX_DEPTH``) is a ``ParseError``.
     - Size: DRF reads a JSON body through ``request.body``, which refuses more than
       ``DATA_UPLOAD_MAX_MEMORY_SIZE``. This parser reads the stream itself and refuses an oversized
       body the same way, unless it is an array: ``BULK_DRF_MAX_RECORDS`` bounds arrays instead.
@@ -62,12 +67,27 @@ class OrjsonParser(BaseParser):
 
     @staticmethod
     def read(body: bytes, media_type: str | None, parser_context: dict[str, Any]) -> Any:
-        if reads_utf8(parser_context):
+        """The value of ``body`` (see the class); nesting deeper than the parser takes is a
+        ``ParseError`` too, where DRF's parser would fail with a ``RecursionError``."""
+        try:
+            if not reads_utf8(parser_context):
+                return JSONParser().parse(io.BytesIO(body), media_type, parser_context)
             try:
                 return orjson_exact(body)
             except ValueError:
                 pass
-        return JSONParser().parse(io.BytesIO(body), media_type, parser_context)
+            value = drf_loads(body)
+            # An array is read as a /bulk/ body is: a number beyond a float's range is refused.
+            return strict_loads(body) if isinstance(value, list) else value
+        except RecursionError:
+            raise ParseError(f"JSON parse error - The JSON text is {NESTED_TOO_DEEP}.") from None
+        except ValueError as exc:  # DRF's JSONParser's wording
+            raise ParseError(f"JSON parse error - {exc}") from None
+
+
+def drf_loads(body: bytes) -> Any:
+    """UTF-8 JSON as DRF's ``JSONParser`` reads it (``NaN`` refused, ``1e999`` read as ``inf``)."""
+    return json.loads(body.decode("utf-8"), parse_constant=refuse_constant)
 
 
 def reads_utf8(parser_context: dict[str, Any]) -> bool:
@@ -136,6 +156,11 @@ class NDJSONParser(BaseParser):
     ) -> Iterator[list[Any]]:
         """The values of the lines, a batch at a time (``streams.ndjson_batches``)."""
         return ndjson_batches(stream, text_encoding(parser_context or {}))
+
+
+#: Media types whose bodies are arrays whatever they hold (rows, lines): on ``/bulk/``, a PUT or
+#: PATCH in one of them is a bulk request, never the update of one object.
+ARRAY_MEDIA_TYPES = frozenset({CSVParser.media_type, NDJSONParser.media_type})
 
 
 def with_bulk_parsers(parsers: list[BaseParser]) -> list[BaseParser]:

@@ -15,12 +15,14 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.http import QueryDict
 from rest_framework.request import Request
 
 from .actions import OPERATIONS, BulkAction, OperationKind
 from .exceptions import BadBulkRequest
 from .streams import NotAnArray
 
+ARRAY_HINT = "expected a JSON array of objects (or NDJSON, or CSV with a header row)"
 IDS_HINT = "Give the ids as ?ids=1,2,3 or as a JSON array of ids."
 
 
@@ -57,7 +59,10 @@ async def read_payload(
     if not kind.validates:
         return BulkPayload(kind.name, await read_ids(viewset, request))
     payload = payload_options(viewset, request, action)
-    payload.items = require_item_list(await request_body(request)) if items is None else items
+    if items is None:
+        require_body(request)
+        items = require_item_list(await request_body(request))
+    payload.items = items
     return payload
 
 
@@ -76,8 +81,8 @@ async def request_body(request: Request) -> Any:
 def body_batches(request: Request) -> Iterator[list[Any]]:
     """The items of an array body a batch at a time, read a part at a time by the parsers that
     can (``parsers.py``); a project's own parser reads it whole. Blocking: call it in a thread."""
-    stream = body_stream(request)
-    parser = None if stream is None else request.negotiator.select_parser(request, request.parsers)
+    stream = require_body(request)
+    parser = request.negotiator.select_parser(request, request.parsers)
     if parser is None or not hasattr(parser, "stream_batches"):
         yield require_item_list(request.data)
         return
@@ -94,6 +99,14 @@ def body_stream(request: Request) -> Any:
     stream = request.stream
     if stream is None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
         return request._request
+    return stream
+
+
+def require_body(request: Request) -> Any:
+    """The body's stream; an empty body is a ``400`` saying so."""
+    stream = body_stream(request)
+    if stream is None:
+        raise BadBulkRequest(f"The body is empty: {ARRAY_HINT}")
     return stream
 
 
@@ -150,11 +163,13 @@ def require_item_list(data: Any) -> list[Any]:
     """The body of an array endpoint must be an array; items that are not objects are reported
     by index during validation."""
     if not isinstance(data, list):
-        raise BadBulkRequest(f"Expected a JSON array of objects, got {json_type(data)}.")
+        raise BadBulkRequest(f"{ARRAY_HINT[0].upper()}{ARRAY_HINT[1:]}, got {json_type(data)}.")
     return data
 
 
 def json_type(value: Any) -> str:
+    if isinstance(value, QueryDict):  # what DRF's form and multipart parsers give
+        return "form data"
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
     if value is None:
         return "null"

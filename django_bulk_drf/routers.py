@@ -28,6 +28,7 @@ from rest_framework.routers import Route, SimpleRouter
 from .actions import Route as BulkRoute
 from .actions import route_mapping
 from .mixins import BulkOperationsMixin
+from .parsers import ARRAY_MEDIA_TYPES
 
 #: The path segment of the background endpoints, and the lookup value that shares their URL.
 BULK_PATH = "bulk"
@@ -128,10 +129,10 @@ def is_bulk_request(request: HttpRequest) -> bool:
 
 
 def carries_array(request: HttpRequest) -> bool:
-    """Whether a PUT or PATCH body is an array (CSV, or JSON starting with ``[``), rather than
-    the object of a detail update. A JSON body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is no
+    """Whether a PUT or PATCH body is an array (CSV, NDJSON, or JSON starting with ``[``), rather
+    than the object of a detail update. A JSON body over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` is no
     detail update (DRF would refuse it), so it is not read here."""
-    if request.content_type == "text/csv":
+    if request.content_type in ARRAY_MEDIA_TYPES:
         return True
     if request.content_type != "application/json" or content_length(request) == 0:
         return False

@@ -172,9 +172,13 @@ class Staging:
         staged = {}
         for chunk in self.full:
             errors = [refused[i] for i in range(first, first + len(chunk)) if i in refused]
-            staged[self.chunks] = StagedChunk(chunk, errors).encode()
-            if self.fingerprint is not None:
-                self.fingerprint.update(exactjson.dumps(chunk, sort_keys=True, default=str))
+            try:
+                staged[self.chunks] = StagedChunk(chunk, errors).encode()
+                if self.fingerprint is not None:
+                    self.fingerprint.update(exactjson.dumps(chunk, sort_keys=True, default=str))
+            except ValueError as exc:  # an item nested deeper than JSON can be written back
+                last = first + len(chunk) - 1
+                raise BadBulkRequest(f"Items {first} to {last}: {exc}") from exc
             self.chunks += 1
             first += len(chunk)
         self.full = []

@@ -193,8 +193,12 @@ def results_query(params: Any) -> tuple[str, Position, int]:
             f"kind must be one of {', '.join(RESULT_KINDS)}.", kinds=list(RESULT_KINDS)
         )
     limit = params.get("limit", str(DEFAULT_PAGE_SIZE))
-    if not (limit.isascii() and limit.isdigit()) or int(limit) < 1:
-        raise BadBulkRequest("limit must be a positive integer.", max_limit=MAX_PAGE_SIZE)
+    if not (limit.isascii() and limit.isdigit() and len(limit) <= 9) or int(limit) < 1:
+        raise BadBulkRequest(
+            "limit must be a positive integer of at most 9 digits (pages hold at most "
+            f"{MAX_PAGE_SIZE} values).",
+            max_limit=MAX_PAGE_SIZE,
+        )
     try:
         start = decode_cursor(params["cursor"]) if "cursor" in params else FIRST
     except ValueError:

@@ -33,6 +33,9 @@ RESULT_KINDS = {
     "errors": "errors",
     "rows": "results",
 }
+#: A cursor's segment and offset have at most this many digits: far above any operation's chunks
+#: and values, and exact as the Lua numbers of the Redis store (doubles) and its integers.
+MAX_POSITION_DIGITS = 15
 #: Lists whose segments are kept sorted by the ``index`` of their values.
 BY_INDEX = frozenset({"errors"})
 
@@ -66,9 +69,15 @@ def decode_cursor(cursor: str) -> Position:
     except (UnicodeError, binascii.Error) as exc:
         raise ValueError("not a cursor") from exc
     segment, dot, offset = text.partition(".")
-    if not (dot and segment.isdigit() and offset.isdigit()):
+    if not (dot and is_position(segment) and is_position(offset)):
         raise ValueError("not a cursor")
     return Position(int(segment), int(offset))
+
+
+def is_position(text: str) -> bool:
+    """Whether ``text`` is a segment or offset a cursor can hold: digits, of at
+    most ``MAX_POSITION_DIGITS``."""
+    return text.isascii() and text.isdigit() and len(text) <= MAX_POSITION_DIGITS
 
 
 def by_index(errors: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

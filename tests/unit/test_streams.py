@@ -45,7 +45,11 @@ def containers(children: st.SearchStrategy) -> st.SearchStrategy:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     containers,
     max_leaves=8,
 )
@@ -141,20 +145,24 @@ cells = st.text(alphabet=st.sampled_from(list('ab,"é\r\n\u2028\x0c ')), max_siz
 
 @settings(max_examples=300, deadline=None)
 @given(
-    rows=st.lists(st.lists(cells, min_size=1, max_size=3), max_size=8),
+    rows=st.lists(st.lists(cells, min_size=3, max_size=3), max_size=8),
     line_end=st.sampled_from(["\n", "\r\n", "\r"]),
 )
 def test_csv_read_in_parts_is_what_dictreader_reads_of_the_whole(rows, line_end):
     text = io.StringIO()
     csv.writer(text, lineterminator=line_end).writerows([["a", "b", "c"], *rows])
-    whole = [
-        {key: value for key, value in row.items() if value not in ("", None)}
-        for row in csv.DictReader(io.StringIO(text.getvalue(), newline=""), restkey="+")
-    ]
-    if any("+" in row for row in whole):
-        return  # more cells than the header names: refused, as tested above
+    body = text.getvalue()
+    read_whole = list(csv.reader(io.StringIO(body, newline="")))
     streams.READ_SIZE = 3
     try:
-        assert read_csv(text.getvalue().encode()) == whole
+        if any(row and len(row) != 3 for row in read_whole[1:]):
+            # A line break left unquoted (csv.writer quotes only its own line end) splits a row.
+            parse_error(read_csv, body.encode())
+            return
+        whole = [
+            {key: value for key, value in row.items() if value}
+            for row in csv.DictReader(io.StringIO(body, newline=""))
+        ]
+        assert read_csv(body.encode()) == whole
     finally:
         streams.READ_SIZE = 64 * 1024
