@@ -140,7 +140,14 @@ def runs(record: OperationRecord) -> list[tuple[int, int]]:
 
 
 def payload_of(record: OperationRecord, items: list[Any]) -> BulkPayload:
-    return BulkPayload(record.operation, items, record.unique_fields, record.partial)
+    return BulkPayload(
+        record.operation,
+        items,
+        record.unique_fields,
+        record.partial,
+        dry_run=record.dry_run,
+        skip_unchanged=record.skip_unchanged,
+    )
 
 
 def process_chunk(

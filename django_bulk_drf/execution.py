@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from .backends import bulk_backend
+from .dryrun import rehearse
 from .exceptions import BulkValidationError
 from .payloads import BulkPayload
 from .serializers import BulkItemsValidator
@@ -26,6 +27,8 @@ class BulkOutcome(WriteResult):
 
     errors: list[dict[str, Any]] = field(default_factory=list)
     rows: list[Any] = field(default_factory=list)
+    #: A dry run's item indices by what would happen to them (``created``, ``updated``, …).
+    indices: dict[str, list[int]] = field(default_factory=dict)
 
 
 def execute_payload(
@@ -50,7 +53,7 @@ def execute_payload(
         outcome.rows = read_rows(viewset, payload.items)
         return outcome
     if not kind.validates:
-        outcome.merge(write_items(viewset, payload, payload.items))
+        write_into(outcome, viewset, payload, payload.items)
         return outcome
     validated = (validator or payload_validator(viewset, payload)).validate(payload.items)
     outcome.errors = validated.error_list()
@@ -60,7 +63,7 @@ def execute_payload(
     if outcome.errors and not skip_invalid:
         raise BulkValidationError(payload.total_items, outcome.errors)
     if validated.items:
-        outcome.merge(write_items(viewset, payload, validated.items))
+        write_into(outcome, viewset, payload, validated.items, index_map)
     return outcome
 
 
@@ -80,6 +83,25 @@ def write_items(viewset: Any, payload: BulkPayload, items: list[Any]) -> WriteRe
     kind = payload.kind
     hook = getattr(viewset, kind.hook)
     return hook(items, *(getattr(payload, name) for name in kind.hook_args))
+
+
+def write_into(
+    outcome: BulkOutcome,
+    viewset: Any,
+    payload: BulkPayload,
+    items: list[Any],
+    index_map: Sequence[int] | None = None,
+) -> None:
+    """``write_items``, its ids added to ``outcome``; a dry run's is rolled back at once and
+    reports item indices (``dryrun.rehearse``)."""
+    if not payload.dry_run:
+        outcome.merge(write_items(viewset, payload, items))
+        return
+    db = viewset.get_queryset().db
+    written, outcome.indices = rehearse(
+        db, lambda: write_items(viewset, payload, items), items, index_map
+    )
+    outcome.merge(written)
 
 
 def read_rows(viewset: Any, ids: list[Any]) -> list[Any]:

@@ -41,8 +41,9 @@ class IdempotencyKeyReused(BulkAPIException):
 def payload_fingerprint(request: Any, payload: BulkPayload) -> Any:
     """What makes two requests "the same", as a ``hashlib`` digest: method, path, query and the
     payload's kind and options, to which ``staging.Staging`` adds the items as it stages them.
-    None for a request without an ``Idempotency-Key``."""
-    if not request.headers.get("Idempotency-Key"):
+    None for a request without an ``Idempotency-Key``, and for a dry run: it starts no real
+    operation, so it neither takes a key nor replays the one a real run took."""
+    if not request.headers.get("Idempotency-Key") or payload.dry_run:
         return None
     digest = hashlib.sha256()
     digest.update(
@@ -61,7 +62,7 @@ def once_per_key(
     payload) telling whether a retry carries the same request; without the header, just run
     it."""
     key = request.headers.get("Idempotency-Key")
-    if not key:
+    if not key or fingerprint is None:
         return start()
     if len(key) > MAX_KEY_LENGTH:
         raise BadBulkRequest(

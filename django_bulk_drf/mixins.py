@@ -43,6 +43,7 @@ from .exceptions import (
     ServiceUnavailable,
 )
 from .execution import run_in_transaction
+from .exports import BulkExportMixin
 from .idempotency import once_per_key, payload_fingerprint
 from .metrics import measure, sync_metrics
 from .operations import OperationRecord
@@ -56,8 +57,9 @@ from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
 
-class BulkOperationsMixin:
-    """Bulk handlers for an adrf ``ModelViewSet``; their endpoints: docs/semantics.md#endpoints."""
+class BulkOperationsMixin(BulkExportMixin):
+    """Bulk handlers for an adrf ``ModelViewSet``; their endpoints: docs/semantics.md#endpoints.
+    ``GET`` on the list also exports every row as CSV or NDJSON (``exports.BulkExportMixin``)."""
 
     #: Largest array answered synchronously (default ``BULK_DRF_SYNC_UPSERT_MAX_ITEMS``).
     bulk_sync_max_items: int | None = None
@@ -67,6 +69,8 @@ class BulkOperationsMixin:
     bulk_chunk_size: int | None = None
     #: Allowed ``?unique_fields=`` targets (default: pk, unique fields, unique constraints).
     bulk_unique_fields: list[tuple[str, ...]] | None = None
+    #: Leave alone update and upsert items equal to their row (default ``BULK_DRF_SKIP_UNCHANGED``).
+    bulk_skip_unchanged: bool | None = None
     #: True on a viewset rebuilt inside a Celery worker.
     bulk_background: bool = False
 
@@ -99,6 +103,13 @@ class BulkOperationsMixin:
         if self.bulk_background:
             return bulk_settings.BATCH_SIZE
         return bulk_settings.SYNC_UPSERT_BATCH_SIZE
+
+    def get_bulk_skip_unchanged(self) -> bool:
+        """Whether update and upsert items equal to their stored row are left alone (not written,
+        reported as ``unchanged``) rather than written again."""
+        if self.bulk_skip_unchanged is not None:
+            return self.bulk_skip_unchanged
+        return bool(bulk_settings.SKIP_UNCHANGED)
 
     def get_bulk_unique_fields(self) -> list[tuple[str, ...]]:
         """The conflict targets ``?unique_fields=`` may name."""
@@ -166,14 +177,24 @@ class BulkOperationsMixin:
         """Write each item's fields onto its row (``item.instance``). ``partial`` is True for a
         PATCH, whose items were validated as partial; the items of a PUT were validated in full,
         so theirs carry every field a replacement writes. Either way a field an item leaves out
-        is not written."""
-        return update_rows(self.get_queryset(), items, self.get_bulk_batch_size())
+        is not written, and an item equal to its row is not written at all
+        (``get_bulk_skip_unchanged``)."""
+        return update_rows(
+            self.get_queryset(), items, self.get_bulk_batch_size(), self.get_bulk_skip_unchanged()
+        )
 
     def perform_bulk_upsert(
         self, items: list[ValidatedItem], unique_fields: tuple[str, ...]
     ) -> WriteResult:
-        """Insert the items, or update the fields they carry where ``unique_fields`` match."""
-        return upsert_rows(self.get_queryset(), items, unique_fields, self.get_bulk_batch_size())
+        """Insert the items, or update the fields they carry where ``unique_fields`` match
+        (leaving alone the rows they equal: ``get_bulk_skip_unchanged``)."""
+        return upsert_rows(
+            self.get_queryset(),
+            items,
+            unique_fields,
+            self.get_bulk_batch_size(),
+            self.get_bulk_skip_unchanged(),
+        )
 
     def perform_bulk_delete(self, ids: list[Any]) -> WriteResult:
         """Delete the rows of ``get_queryset()`` with these ids."""
@@ -190,11 +211,13 @@ class BulkOperationsMixin:
 
     async def acreate(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """``POST`` on the list: adrf's create of one object; an array is a bulk create, and
-        ``?unique_fields=`` makes either an upsert. Called by another action, it is adrf's."""
+        ``?unique_fields=`` makes either an upsert (``?dry_run=`` either a bulk dry run). Called
+        by another action, it is adrf's."""
         if self.action != "acreate":
             return await super().acreate(request, *args, **kwargs)
         data = await request_body(request)
-        if not isinstance(data, list) and "unique_fields" not in request.query_params:
+        bulk_options = ("unique_fields", "dry_run")
+        if not isinstance(data, list) and not any(o in request.query_params for o in bulk_options):
             return await super().acreate(request, *args, **kwargs)
         items = data if isinstance(data, list) else [data]
         return await self._bulk(request, ACTIONS["acreate"], items)

@@ -35,6 +35,10 @@ class BulkPayload:
     items: list[Any]
     unique_fields: tuple[str, ...] = ()
     partial: bool = False
+    #: ``?dry_run=true``: run everything, report what would be done, write nothing.
+    dry_run: bool = False
+    #: Items equal to their stored row are left alone (``get_bulk_skip_unchanged``).
+    skip_unchanged: bool = False
 
     @property
     def kind(self) -> OperationKind:
@@ -57,7 +61,9 @@ async def read_payload(
     items of the body (or ``items``, when the handler has read it) and ``?unique_fields=``."""
     kind = action.kinds[0]
     if not kind.validates:
-        return BulkPayload(kind.name, await read_ids(viewset, request))
+        ids = await read_ids(viewset, request)
+        dry_run = not kind.reads and parse_dry_run(request.query_params.get("dry_run"))
+        return BulkPayload(kind.name, ids, dry_run=dry_run)
     payload = payload_options(viewset, request, action)
     if items is None:
         require_body(request)
@@ -70,7 +76,31 @@ def payload_options(viewset: Any, request: Request, action: BulkAction) -> BulkP
     """The payload of an ``action`` that takes items, without them: its kind and options."""
     unique_fields = parse_unique_fields(viewset, request.query_params.get("unique_fields"))
     kind = action.kind_for(unique_fields)
-    return BulkPayload(kind.name, [], unique_fields, action.is_partial(kind))
+    return BulkPayload(
+        kind.name,
+        [],
+        unique_fields,
+        action.is_partial(kind),
+        dry_run=parse_dry_run(request.query_params.get("dry_run")),
+        skip_unchanged=kind.changes_rows and viewset.get_bulk_skip_unchanged(),
+    )
+
+
+TRUE_VALUES = frozenset({"true", "1", "yes", "on"})
+FALSE_VALUES = frozenset({"false", "0", "no", "off", ""})
+
+
+def parse_dry_run(raw: str | None) -> bool:
+    """``?dry_run=``: true or false (as DRF's ``BooleanField`` spells them); anything else is a
+    ``400``, not a real run the client did not ask for."""
+    if raw is None:
+        return False
+    value = raw.strip().lower()
+    if value in TRUE_VALUES:
+        return True
+    if value in FALSE_VALUES:
+        return False
+    raise BadBulkRequest(f"dry_run must be true or false, not {raw!r}.")
 
 
 async def request_body(request: Request) -> Any:

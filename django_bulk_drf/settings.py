@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "QUERY_TIMEOUT": 300,
     "ENABLE_METRICS": False,
     "AUTO_ROUTE": False,
+    # Update and upsert items equal to their stored row are not written (``unchanged``).
+    "SKIP_UNCHANGED": True,
     # None: the Redis store when the ``default`` cache is django-redis, else the local one.
     "OPERATION_STORE": None,
     # None: the hub the operation store names (Redis pub/sub, or in process).

@@ -154,6 +154,8 @@ class Staging:
             query_string=request.META.get("QUERY_STRING", ""),
             unique_fields=payload.unique_fields,
             partial=payload.partial,
+            dry_run=payload.dry_run,
+            skip_unchanged=payload.skip_unchanged,
             total=self.total,
             chunk_size=self.chunk_size,
             chunks_total=self.chunks,

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from .backends import BaseBulkBackend, Insert, bulk_backend
 from .serializers import ValidatedItem
+from .unchanged import settle_unchanged, split_unchanged
 
 
 @dataclass
@@ -33,11 +34,14 @@ class WriteResult:
     created_ids: list[Any] = field(default_factory=list)
     updated_ids: list[Any] = field(default_factory=list)
     deleted_ids: list[Any] = field(default_factory=list)
+    #: Rows an update or upsert item named but left alone: the item equals the stored row.
+    unchanged_ids: list[Any] = field(default_factory=list)
 
     def merge(self, other: WriteResult) -> None:
         self.created_ids += other.created_ids
         self.updated_ids += other.updated_ids
         self.deleted_ids += other.deleted_ids
+        self.unchanged_ids += other.unchanged_ids
 
 
 def group_by_present_fields(items: Iterable[ValidatedItem]) -> dict[frozenset, list[ValidatedItem]]:
@@ -97,12 +101,19 @@ def create_rows(
 
 
 def update_rows(
-    queryset: models.QuerySet, items: Sequence[ValidatedItem], batch_size: int
+    queryset: models.QuerySet,
+    items: Sequence[ValidatedItem],
+    batch_size: int,
+    skip_unchanged: bool = False,
 ) -> WriteResult:
-    """Write each item's fields onto the row it was validated against (one UPDATE per batch)."""
+    """Write each item's fields onto the row it was validated against (one UPDATE per batch).
+    With ``skip_unchanged``, items equal to their stored row are left out (``unchanged``)."""
     model = queryset.model
     bumped = auto_now_fields(model)
     manager = model._default_manager.db_manager(queryset.db)
+    unchanged: list[Any] = []
+    if skip_unchanged:
+        items, unchanged = split_unchanged(queryset, items)
     for present, group in group_by_present_fields(items).items():
         fields = model_fields_for(model, present)
         instances = []
@@ -118,7 +129,7 @@ def update_rows(
         names = list(dict.fromkeys(names))
         if names:
             manager.bulk_update(instances, names, batch_size=batch_size)
-    return WriteResult(updated_ids=[item.stored.pk for item in items])
+    return WriteResult(updated_ids=[item.stored.pk for item in items], unchanged_ids=unchanged)
 
 
 def _attname_value(model_field: models.Field, data: dict[str, Any]) -> Any:
@@ -144,6 +155,7 @@ def upsert_rows(
     items: Sequence[ValidatedItem],
     unique_fields: Sequence[str],
     batch_size: int,
+    skip_unchanged: bool = False,
 ) -> WriteResult:
     """Insert the new rows and write the fields each item carries onto the rows that exist, in
     key order (so the ids come back in that order).
@@ -154,14 +166,24 @@ def upsert_rows(
     items were validated against. Elsewhere those rows are updated by primary key and the others
     inserted (a row inserted concurrently since validation then fails the batch with an
     ``IntegrityError``).
+
+    With ``skip_unchanged`` a row equal to its item is not written: the conflict's update is
+    conditional (``unchanged.skip_unchanged_sql``) and the rows it leaves alone are reported as
+    ``unchanged``.
     """
     backend = bulk_backend(queryset.db)
     if backend.returns_rows:
-        writer = InsertStatement(queryset.model, backend, unique_fields)
-        return write_in_batches(writer, items, batch_size)
+        writer = InsertStatement(queryset.model, backend, unique_fields, skip_unchanged)
+        result = write_in_batches(writer, items, batch_size)
+        if skip_unchanged:
+            settle_unchanged(queryset, items, unique_fields, result)
+        return result
     ordered = in_key_order(items, unique_fields)
     result = update_rows(
-        queryset, [item for item in ordered if item.stored is not None], batch_size
+        queryset,
+        [item for item in ordered if item.stored is not None],
+        batch_size,
+        skip_unchanged,
     )
     result.merge(
         create_rows(queryset, [item for item in ordered if item.stored is None], batch_size)
@@ -207,9 +229,14 @@ class InsertStatement:
     fills, which a conflict overwrites, and the rows; the backend writes and runs the SQL."""
 
     def __init__(
-        self, model: type[models.Model], backend: BaseBulkBackend, unique_fields: Sequence[str] = ()
+        self,
+        model: type[models.Model],
+        backend: BaseBulkBackend,
+        unique_fields: Sequence[str] = (),
+        skip_unchanged: bool = False,
     ) -> None:
         self.model = model
+        self.skip_unchanged = skip_unchanged
         self.backend = backend
         self.target = model_fields_for(model, unique_fields)
         opts = model._meta
@@ -242,8 +269,9 @@ class InsertStatement:
             return Insert(self.model, self.columns)
         target_names = {f.name for f in self.target}
         updated = [f for f in model_fields_for(self.model, present) if f.name not in target_names]
+        compared = updated if self.skip_unchanged else None
         updated = list({f.column: f for f in updated + self.bumped}.values()) or self.target[:1]
-        return Insert(self.model, self.columns, self.target, updated)
+        return Insert(self.model, self.columns, self.target, updated, compared)
 
 
 PLAIN_PRE_SAVE = (

@@ -12,7 +12,7 @@ Run: ``python -m load_tests.bench_websocket [--clients 1000] [--rows 10000]``
    permessage-deflate a browser offers unless ``--no-compression``) connect to
    ``/ws/operations/<id>/`` and receive their ``operation.status`` snapshot.
 4. Then the Celery worker starts, and the operation runs (one progress event per chunk).
-5. Progress is conflated (SPEC §3): a client that falls behind is sent the newest state and skips
+5. Progress is conflated: a client that falls behind is sent the newest state and skips
    the ones it had not been sent. So the delay measured is, for every client and every ``seq``
    published after its snapshot, the time from that ``seq``'s publication to the client's receipt
    of a state at least as new (that ``seq`` or a later one): how stale the client's view is. Both

@@ -1,5 +1,6 @@
 """The embedded demo as a newcomer starts it: no DATABASE_URL, no REDIS_URL, one process."""
 
+import asyncio
 import json
 
 import httpx
@@ -49,3 +50,31 @@ async def test_the_embedded_demo_runs_sync_and_background_operations_with_live_p
         second = (await client.get(first["next"])).json()
     assert first["results"] == final["result"]["created_ids"] and second["next"] is None
     assert len(set(first["results"] + second["results"])) == 2_000
+
+
+async def until_ended(client: httpx.AsyncClient, status_url: str) -> dict:
+    for _ in range(600):
+        status = (await client.get(status_url)).json()
+        if status["status"] in ("completed", "failed", "cancelled"):
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"operation did not end: {status}")
+
+
+async def test_embedded_dry_runs_reimports_and_exports(demo):
+    url = "/api/contracts/bulk/?unique_fields=contract_number,year"
+    items = [contract_item(f"I-{index}") for index in range(500)]
+    async with httpx.AsyncClient(base_url=demo.url, trust_env=False, timeout=30) as client:
+        dry = await client.post(f"{url}&dry_run=true", json=items)
+        rehearsed = await until_ended(client, dry.json()["status_url"])
+        empty = (await client.get("/api/contracts/", headers={"Accept": "text/csv"})).text
+        real = await until_ended(client, (await client.post(url, json=items)).json()["status_url"])
+        exported = (await client.get("/api/contracts/?format=csv")).content
+        again = await client.post(url, content=exported, headers={"Content-Type": "text/csv"})
+        reimported = await until_ended(client, again.json()["status_url"])
+
+    assert (rehearsed["dry_run"], rehearsed["created_count"]) == (True, 500)
+    assert empty.splitlines()[1:] == []
+    assert (real["created_count"], real["unchanged_count"]) == (500, 0)
+    assert len(exported.splitlines()) == 501
+    assert (reimported["updated_count"], reimported["unchanged_count"]) == (0, 500)

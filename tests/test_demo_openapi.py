@@ -135,13 +135,14 @@ async def test_list_post_takes_an_object_or_an_array(schema):
     assert "text/csv" in post["requestBody"]["content"]
     assert {"200", "201", "202", "400", "413"} <= set(post["responses"])
     created = resolve(schema, answer(post, 201)["oneOf"][1])
-    assert set(created["properties"]) == {
+    assert set(created["required"]) == {
         "message",
         "total_items",
         "created_count",
         "created_ids",
         "is_sync",
     }
+    assert set(created["properties"]) - set(created["required"]) == {"dry_run", "created_indices"}
     unique_fields = next(p for p in post["parameters"] if p["name"] == "unique_fields")
     assert set(unique_fields["schema"]["enum"]) == {"id", "contract_number,year"}
 
@@ -317,3 +318,37 @@ async def test_swagger_ui_is_served_from_local_assets(api):
         served = await api.get(asset)
         assert served.status_code == 200, asset
         assert served.content
+
+
+async def test_dry_runs_unchanged_rows_and_exports_are_documented(schema):
+    listing = schema["paths"][CONTRACTS_URL]["get"]["responses"]["200"]["content"]
+    writes = [schema["paths"][CONTRACTS_URL][method] for method in ("post", "put", "patch")]
+    writes += [schema["paths"][BULK_URL][method] for method in ("post", "put", "patch", "delete")]
+
+    assert {"text/csv", "application/x-ndjson"} <= set(listing)
+    assert listing["text/csv"]["schema"]["type"] == "string"
+    assert "id, contract_number" in listing["text/csv"]["schema"]["description"]
+    for operation in writes:
+        assert "dry_run" in [parameter["name"] for parameter in operation["parameters"]]
+    upserted = resolve(schema, answer(schema["paths"][CONTRACTS_URL]["put"], 200)["oneOf"][1])
+    assert {"unchanged_count", "unchanged_ids", "skip_unchanged", "dry_run"} <= set(
+        upserted["properties"]
+    )
+    status = resolve(schema, answer(schema["paths"][STATUS_PATH]["get"], 200))
+    assert {"unchanged_count", "dry_run", "skip_unchanged"} <= set(status["properties"])
+    results = schema["paths"]["/api/operations/{operation_id}/results/"]["get"]
+    kind = next(p for p in results["parameters"] if p["name"] == "kind")
+    assert "unchanged" in resolve(schema, kind["schema"])["enum"]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_dry_run_and_unchanged_answers_match_the_schema(api, schema):
+    paths = schema["paths"][CONTRACTS_URL]
+    created = await api.post(f"{CONTRACTS_URL}?dry_run=true", json=[contract_item("D1")])
+    stored = await api.post(CONTRACTS_URL, json=[contract_item("D1")])
+    again = await api.put(UPSERT_URL, json=[contract_item("D1"), contract_item("D2")])
+
+    assert (created.status_code, stored.status_code, again.status_code) == (201, 201, 200)
+    assert_matches(schema, answer(paths["post"], 201), created.json())
+    assert_matches(schema, answer(paths["put"], 200)["oneOf"][1], again.json())
+    assert again.json()["unchanged_count"] == 1

@@ -11,6 +11,8 @@ from tests.testapp.views import (
     ActionSerializedContractViewSet,
     BookViewSet,
     EmbeddedContractViewSet,
+    FilteredContractViewSet,
+    LabelledContractViewSet,
     LimitedContractViewSet,
     OwnedViewSet,
     SlowContractViewSet,
@@ -27,6 +29,8 @@ router.register("hooked-contracts", UpdateHookContractViewSet, basename="hooked-
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
 router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
 router.register("slow-statement-contracts", SlowStatementContractViewSet, basename="slow-stmt")
+router.register("filtered-contracts", FilteredContractViewSet, basename="filtered-contract")
+router.register("labelled-contracts", LabelledContractViewSet, basename="labelled-contract")
 router.register("action-contracts", ActionSerializedContractViewSet, basename="action-contract")
 
 urlpatterns = [*demo_urlpatterns, path("test-api/", include(router.urls))]

@@ -20,7 +20,7 @@ database does better; nothing outside this package names a vendor.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,9 @@ class Insert:
     columns: Sequence[models.Field]
     target: Sequence[models.Field] = ()
     overwritten: Sequence[models.Field] = ()
+    #: The columns whose values decide whether a conflicting row changes: when given, a row
+    #: equal to the proposed one in all of them is left alone (not updated, not returned).
+    compared: Sequence[models.Field] | None = None
 
 
 class BaseBulkBackend:
@@ -87,7 +90,23 @@ class BaseBulkBackend:
                 [f.column for f in insert.overwritten],
                 [f.column for f in insert.target],
             )
+            if insert.compared is not None:
+                clause += " " + self.skip_unchanged_sql(insert)
         return f"{clause} {self.returning_sql(insert.model)}"
+
+    def skip_unchanged_sql(self, insert: Insert) -> str:
+        """The ``WHERE`` of a conflict's update that leaves a row equal to the proposed one alone:
+        some compared column differs, nulls compared as values (a row with no compared column
+        never changes)."""
+        table = self.table_sql(insert.model)
+        columns = [self.quote(f.column) for f in insert.compared]
+        differences = [
+            f"{table}.{column} {self.distinct_operator} EXCLUDED.{column}" for column in columns
+        ]
+        return "WHERE " + (" OR ".join(differences) if differences else "false")
+
+    #: The comparison that is true when two values differ, a null being a value like any other.
+    distinct_operator = "IS DISTINCT FROM"
 
     def returning_sql(self, model: type[models.Model]) -> str:
         """``RETURNING`` the primary key (and the inserted flag, where ``tells_inserted``)."""
@@ -107,6 +126,39 @@ class BaseBulkBackend:
 
     def columns_sql(self, columns: Sequence[models.Field]) -> str:
         return ", ".join(self.quote(f.column) for f in columns)
+
+    # -- exports ----------------------------------------------------------------------------------
+
+    #: The database writes CSV itself (``copy_csv_out``) of columns ``export_column_sql`` spells.
+    copies_out: bool = False
+
+    def export_column_sql(
+        self, serializer_field: Any, model_field: models.Field, column: str
+    ) -> str | None:
+        """SQL giving ``column`` as text exactly as ``serializer_field`` renders it (None: it
+        cannot, and the rows are rendered in Python)."""
+        return None
+
+    def export_json_sql(
+        self, serializer_field: Any, model_field: models.Field, column: str
+    ) -> str | None:
+        """SQL giving ``column`` as the JSON value ``serializer_field`` renders (None: it
+        cannot)."""
+        return None
+
+    def json_rows_sql(self, names: list[str], values: list[str], source: str) -> str:
+        """A query of one JSON object text per row of ``source`` (a ``FROM`` item), of
+        ``values`` under ``names`` in that order."""
+        raise NotImplementedError
+
+    def copy_csv_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
+        """The rows of ``sql`` as CSV lines, from the database's own bulk output."""
+        raise NotImplementedError
+
+    def copy_lines_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
+        """The one text column of ``sql``'s rows, a line each, from the database's bulk
+        output."""
+        raise NotImplementedError
 
     # -- the chunk ledger -------------------------------------------------------------------------
 

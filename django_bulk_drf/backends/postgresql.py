@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 import uuid
 import zlib
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +25,7 @@ from django.db import OperationalError, models
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
 from .base import BaseBulkBackend, Insert
+from .pgexport import export_json_sql, export_text_sql, json_rows_sql
 
 #: SQLSTATE of a statement cancelled by ``statement_timeout`` (``query_canceled``).
 QUERY_CANCELED = "57014"
@@ -143,3 +145,38 @@ class BulkBackend(BaseBulkBackend):
         # psycopg 3 calls the SQLSTATE ``sqlstate``, psycopg2 ``pgcode``.
         cause = exc.__cause__
         return QUERY_CANCELED in (getattr(cause, "sqlstate", None), getattr(cause, "pgcode", None))
+
+    # -- exports: ``COPY (SELECT …) TO STDOUT`` --------------------------------------------------
+
+    @property
+    def copies_out(self) -> bool:
+        return self.copy_supported
+
+    def export_column_sql(
+        self, serializer_field: Any, model_field: models.Field, column: str
+    ) -> str | None:
+        return export_text_sql(serializer_field, model_field, column)
+
+    def export_json_sql(
+        self, serializer_field: Any, model_field: models.Field, column: str
+    ) -> str | None:
+        return export_json_sql(serializer_field, model_field, column)
+
+    def json_rows_sql(self, names: list[str], values: list[str], source: str) -> str:
+        return json_rows_sql(names, values, source)
+
+    def copy_lines_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
+        # COPY's text format doubles backslashes, and would escape control characters, of
+        # which JSON text has none: undoing the doubling gives the text back.
+        statement = self.connection.ops.compose_sql(sql, params)
+        with self.connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT") as copy:
+                for data in copy:
+                    yield bytes(data).replace(b"\\\\", b"\\")
+
+    def copy_csv_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
+        statement = self.connection.ops.compose_sql(sql, params)
+        with self.connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
+                for data in copy:
+                    yield bytes(data)

@@ -13,6 +13,9 @@ from .base import BaseBulkBackend
 class BulkBackend(BaseBulkBackend):
     """SQLite through the standard library's ``sqlite3``."""
 
+    #: ``IS DISTINCT FROM`` came with SQLite 3.39; ``IS NOT`` has always compared so.
+    distinct_operator = "IS NOT"
+
     @property
     def returns_rows(self) -> bool:
         # RETURNING came with SQLite 3.35; older libraries get the ORM's statements.

@@ -76,6 +76,7 @@ class BulkSchemaComponents(AutoSchema):
                     "status_url": string("/api/operations/<task_id>/status/"),
                     "websocket_url": string("/ws/operations/<task_id>/"),
                     "is_async": boolean(),
+                    "dry_run": {**boolean(), "description": "Present (true) for a dry run."},
                 },
                 required=[
                     "message",
@@ -237,6 +238,16 @@ class BulkSchemaComponents(AutoSchema):
                     },
                     "unique_fields": build_array_type(build_basic_type(OpenApiTypes.STR)),
                     "is_async": boolean(),
+                    "skip_unchanged": {
+                        **boolean(),
+                        "description": "Update and upsert: whether items equal to their stored "
+                        "row were left alone (counted in unchanged_count).",
+                    },
+                    "dry_run": {
+                        **boolean(),
+                        "description": "Present (true) for a dry run: nothing was written; the "
+                        "created list holds the indices of the items that would be created.",
+                    },
                 },
                 required=[
                     "task_id",

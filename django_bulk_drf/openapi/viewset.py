@@ -24,6 +24,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from ..actions import ACTIONS, BulkAction, OperationKind, RowKey, SyncAnswer
 from ..serializers import allowed_conflict_targets
 from .components import ANY_ID, BulkSchemaComponents, Schema, boolean, integer, setting_name, string
+from .importers import DRY_RUN_PARAMETER, answer_extras, with_exports
 
 SYNC_LIMITS = (
     f"More than {setting_name('SYNC_UPSERT_MAX_ITEMS')} items: 413 with the /bulk/ URL to use; "
@@ -149,6 +150,8 @@ class BulkViewSetSchema(BulkSchemaComponents):
             # get has nothing else to go by.
             required = action.method == "get" and action.enhances is None
             parameters.append(self.ids_parameter(required=required))
+        if not action.kinds[0].reads:
+            parameters.append(DRY_RUN_PARAMETER)
         parameters.append(LOCATION_HEADER)
         if not action.background:
             parameters += [PREFER_HEADER, PREFERENCE_APPLIED_HEADER]
@@ -272,6 +275,16 @@ class BulkViewSetSchema(BulkSchemaComponents):
 
     # -- answers ----------------------------------------------------------------------------------
 
+    def _get_response_bodies(self, direction: str = "response") -> Schema:
+        responses = super()._get_response_bodies(direction)
+        action = self.bulk_action
+        if action is not None and action.enhances == "list":
+            serializer = super().get_response_serializers()
+            fields = getattr(serializer, "fields", {})
+            columns = [name for name, field in fields.items() if not field.write_only]
+            return with_exports(responses, columns)
+        return responses
+
     def get_response_serializers(self) -> Any:
         action = self.bulk_action
         if action is None:
@@ -392,9 +405,11 @@ class BulkViewSetSchema(BulkSchemaComponents):
             **{f"{id_list}_ids": ids for id_list in answer.id_lists},
             "is_sync": boolean(),
         }
+        required = list(properties)
+        properties.update(answer_extras(answer, self.pk_schema()))
         return self.component(
             f"{name}{answer.schema_name}",
-            build_object_type(properties=properties, required=list(properties)),
+            build_object_type(properties=properties, required=required),
         )
 
     # -- the model --------------------------------------------------------------------------------

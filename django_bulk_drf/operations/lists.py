@@ -30,6 +30,7 @@ RESULT_KINDS = {
     "created": "created_ids",
     "updated": "updated_ids",
     "deleted": "deleted_ids",
+    "unchanged": "unchanged_ids",
     "errors": "errors",
     "rows": "results",
 }

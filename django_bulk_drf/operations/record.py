@@ -27,7 +27,14 @@ from .lists import STATUS_LIST_LIMIT, Page, by_index
 #: The id lists of an operation, named as ``WriteResult`` names them.
 ID_LISTS = tuple(f.name for f in fields(WriteResult))
 #: The counters of an operation, in the order of its status body.
-COUNTERS = ("processed", "created_count", "updated_count", "deleted_count", "error_count")
+COUNTERS = (
+    "processed",
+    "created_count",
+    "updated_count",
+    "deleted_count",
+    "error_count",
+    "unchanged_count",
+)
 PROGRESS_EVENT = "operation.progress"
 
 
@@ -116,6 +123,11 @@ class OperationRecord:
     created_at: datetime = field(default_factory=now)
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    #: ``?dry_run=true``: its chunks are rolled back; the created list holds item indices.
+    dry_run: bool = False
+    #: Whether items equal to their stored row were left alone.
+    skip_unchanged: bool = False
+    unchanged_count: int = 0
 
     @property
     def result_lists(self) -> tuple[str, ...]:
@@ -188,7 +200,7 @@ class ChunkReport:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ChunkReport:
-        written = WriteResult(**{name: data[name] for name in ID_LISTS})
+        written = WriteResult(**{name: data.get(name, []) for name in ID_LISTS})
         return cls(data["processed"], written, data["errors"])
 
 
@@ -246,6 +258,10 @@ def render_status(
         status["message"] = record.message
     if record.unique_fields:
         status["unique_fields"] = list(record.unique_fields)
+    if OPERATIONS[record.operation].changes_rows:
+        status["skip_unchanged"] = record.skip_unchanged
+    if record.dry_run:
+        status["dry_run"] = True
     if bulk_settings.ENABLE_METRICS:
         status["metrics"] = operation_metrics(record)
     return status

@@ -2,6 +2,7 @@ import threading
 import time
 
 from asgiref.sync import sync_to_async
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
 from asgi_demo.contracts.models import Contract
@@ -113,3 +114,38 @@ class ActionSerializedContractViewSet(BulkModelViewSet):
         if self.action == "async_bulk_create":
             return ImportedContractSerializer
         return ContractSerializer
+
+
+class CustomerFilter:
+    """``?customer=``: the rows of one customer (a filter backend of the view's own)."""
+
+    def filter_queryset(self, request, queryset, view):
+        customer = request.query_params.get("customer")
+        return queryset.filter(customer=customer) if customer else queryset
+
+
+class FilteredContractViewSet(BulkModelViewSet):
+    """Contracts of the current year only (``get_queryset``), filtered by ``?customer=``."""
+
+    serializer_class = ContractSerializer
+    filter_backends = [CustomerFilter]
+
+    def get_queryset(self):
+        return Contract.objects.filter(year=2024).order_by("pk")
+
+
+class LabelledContractSerializer(ContractSerializer):
+    """Contracts with a computed field: not a plain serializer, rendered row by row."""
+
+    label = serializers.SerializerMethodField()
+
+    class Meta(ContractSerializer.Meta):
+        fields = [*ContractSerializer.Meta.fields, "label"]
+
+    def get_label(self, contract) -> str:
+        return f"{contract.contract_number}/{contract.year}"
+
+
+class LabelledContractViewSet(BulkModelViewSet):
+    queryset = Contract.objects.order_by("pk")
+    serializer_class = LabelledContractSerializer

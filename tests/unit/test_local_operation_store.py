@@ -125,6 +125,7 @@ def test_the_result_lists_come_with_the_end_and_rows_only_for_a_get(store):
         "created_ids": [],
         "updated_ids": [],
         "deleted_ids": [],
+        "unchanged_ids": [],
         "results": [{"id": 1}],
     }
     assert "results" not in store.status(writes)["result"]
@@ -181,6 +182,7 @@ def test_a_chunk_report_is_its_write_result_plus_errors_in_the_ledger():
         "created_ids": [1],
         "updated_ids": [2],
         "deleted_ids": [],
+        "unchanged_ids": [],
         "errors": [{"index": 2}],
     }
     assert ChunkReport.from_dict(report.to_dict()) == report
