@@ -307,12 +307,38 @@ def draw_memory(results: Results) -> Figure | None:
     return figure
 
 
+def draw_export(results: Results) -> Figure | None:
+    """Rows/s of the streamed exports beside ``COPY … TO STDOUT`` of the same rows."""
+    run = results.get("bench_export")
+    if not run:
+        return None
+    readers = run["figures"]["readers"]
+    figure, (axes,) = new_figure()
+    colours = {"copy": COLOURS["copy"], "csv": COLOURS["ours"], "ndjson": COLOURS["bulk"]}
+    bars = axes.bar(
+        [reader["label"] for reader in readers],
+        [reader["rows_per_second"] for reader in readers],
+        color=[colours.get(reader["reader"], COLOURS["ours"]) for reader in readers],
+    )
+    bar_labels(axes, bars, thousands)
+    axes.tick_params(axis="x", labelsize=7)
+    axes.set_ylabel("rows per second")
+    axes.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: thousands(v)))
+    axes.set_title(
+        f"Exporting {run['figures']['rows']:,} rows, rows per second (higher is better)",
+        fontsize=10,
+    )
+    caption(figure, run)
+    return figure
+
+
 CHARTS: dict[str, Callable[[Results], Figure | None]] = {
     "throughput": draw_throughput,
     "throughput-sizes": draw_throughput_sizes,
     "latency": draw_latency,
     "websocket": draw_websocket,
     "memory": draw_memory,
+    "export": draw_export,
 }
 
 

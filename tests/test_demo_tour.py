@@ -52,6 +52,7 @@ ENDPOINTS = {
     "operation status": rf"curl -s localhost:8000/api/operations/{UUID}/status/",
     "operation results": rf"curl -s 'localhost:8000/api/operations/{UUID}/results/\?kind=",
     "operation cancel": rf"-X DELETE localhost:8000/api/operations/{UUID}/",
+    "dry run": r"dry_run=true",
 }
 
 
