@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 
 from .backends import bulk_backend
 from .dryrun import rehearse
@@ -19,6 +19,11 @@ from .payloads import BulkPayload
 from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .writers import WriteResult
+
+try:
+    from psycopg import ClientCursor
+except ImportError:  # psycopg2, or no PostgreSQL driver
+    ClientCursor = None
 
 
 @dataclass
@@ -117,6 +122,36 @@ def run_in_transaction(
 ) -> BulkOutcome:
     """``execute_payload`` in its own transaction, with a statement timeout where supported."""
     db = viewset.get_queryset().db
-    with transaction.atomic(using=db):
-        bulk_backend(db).set_statement_timeout(timeout)
+    connection = connections[db]
+    with transaction.atomic(using=db), connection.execute_wrapper(TimeoutAhead(db, timeout)):
         return execute_payload(viewset, payload, **options)
+
+
+class TimeoutAhead:
+    """An ``execute_wrapper`` that caps the statements of the transaction at ``seconds``, sent in
+    the same round trip as its first statement: ``SET LOCAL statement_timeout = …;`` ahead of it,
+    in one query string, on PostgreSQL through psycopg 3's client-side binding cursors (Django's
+    default), which merge the parameters into the query and send it in the simple query protocol
+    (several statements allowed); the first statement's own result is then made the cursor's
+    (``nextset``). Elsewhere (server-side binding, psycopg2, ``executemany``, other databases) the
+    backend sets the timeout in a statement of its own."""
+
+    def __init__(self, alias: str, seconds: float) -> None:
+        self.alias = alias
+        self.seconds = seconds
+        self.pending = bool(seconds)
+
+    def __call__(self, execute: Any, sql: str, params: Any, many: bool, context: dict) -> Any:
+        if not self.pending:
+            return execute(sql, params, many, context)
+        self.pending = False
+        cursor = context["cursor"].cursor
+        if many or ClientCursor is None or not isinstance(cursor, ClientCursor):
+            bulk_backend(self.alias).set_statement_timeout(self.seconds)
+            return execute(sql, params, many, context)
+        milliseconds = max(1, int(self.seconds * 1000))
+        result = execute(
+            f"SET LOCAL statement_timeout = {milliseconds}; {sql}", params, many, context
+        )
+        cursor.nextset()
+        return result

@@ -51,15 +51,17 @@ from .parsers import with_bulk_parsers
 from .payloads import BulkPayload, body_batches, payload_options, read_payload, request_body
 from .serializers import ValidatedItem, allowed_conflict_targets
 from .settings import bulk_settings
+from .single_trip import SingleTripMixin, ThreadAnswer
 from .staging import Staging, too_many_items
 from .tasks import queue_operation
 from .throttling import BulkOperationThrottle
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
 
-class BulkOperationsMixin(BulkExportMixin):
+class BulkOperationsMixin(SingleTripMixin, BulkExportMixin):
     """Bulk handlers for an adrf ``ModelViewSet``; their endpoints: docs/semantics.md#endpoints.
-    ``GET`` on the list also exports every row as CSV or NDJSON (``exports.BulkExportMixin``)."""
+    ``GET`` on the list also exports every row as CSV or NDJSON (``exports.BulkExportMixin``).
+    A write request takes one trip to a thread (``single_trip.SingleTripMixin``)."""
 
     #: Largest array answered synchronously (default ``BULK_DRF_SYNC_UPSERT_MAX_ITEMS``).
     bulk_sync_max_items: int | None = None
@@ -157,16 +159,6 @@ class BulkOperationsMixin(BulkExportMixin):
         """The method → action mapping of the route this view serves."""
         return getattr(self, "action_map", None) or {}
 
-    # -- single-object hooks: adrf awaits ``serializer.asave()``, which DRF serializers lack ----
-
-    async def perform_acreate(self, serializer: Any) -> None:
-        """Save the new object: ``asave`` or, on a plain DRF serializer, ``save`` off the loop."""
-        await save_serializer(serializer)
-
-    async def perform_aupdate(self, serializer: Any) -> None:
-        """Save the changed object, as ``perform_acreate`` does."""
-        await save_serializer(serializer)
-
     # -- write hooks: called with the validated items, inside the batch's transaction ------------
 
     def perform_bulk_create(self, items: list[ValidatedItem]) -> WriteResult:
@@ -216,11 +208,9 @@ class BulkOperationsMixin(BulkExportMixin):
         if self.action != "acreate":
             return await super().acreate(request, *args, **kwargs)
         data = await request_body(request)
-        bulk_options = ("unique_fields", "dry_run")
-        if not isinstance(data, list) and not any(o in request.query_params for o in bulk_options):
+        if not self._is_bulk_create(request, data):
             return await super().acreate(request, *args, **kwargs)
-        items = data if isinstance(data, list) else [data]
-        return await self._bulk(request, ACTIONS["acreate"], items)
+        return await self._bulk(request, ACTIONS["acreate"])
 
     async def bulk_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """``PUT`` on the list: replace rows by id, or full upsert with ``?unique_fields=``."""
@@ -260,33 +250,69 @@ class BulkOperationsMixin(BulkExportMixin):
 
     # -- running ----------------------------------------------------------------------------------
 
-    async def _bulk(
-        self, request: Request, action: BulkAction, items: list[Any] | None = None
-    ) -> Response:
-        """Read the payload; answer at once, or start a background operation when the action
-        runs there, when the client asks for it, or (``BULK_DRF_AUTO_ROUTE``) when too large.
-        A ``/bulk/`` body of items is staged as it is read, never held whole."""
+    def answer_in_thread(self, request: Request, *args: Any, **kwargs: Any) -> ThreadAnswer:
+        """The bulk handlers' work, in the dispatch's one trip to a thread (unless a subclass
+        overrides the handler: it is then awaited as adrf awaits it)."""
+        action = ACTIONS.get(self.action or "")
+        if action is None or getattr(type(self), self.action) is not getattr(
+            BulkOperationsMixin, self.action
+        ):
+            return super().answer_in_thread(request, *args, **kwargs)
+        if self.action == "alist" and "ids" not in request.query_params:
+            return None  # adrf's list
+        if self.action == "acreate" and not self._is_bulk_create(request, request.data):
+            return self._single_create_in_thread(request, *args, **kwargs)
+        return self._bulk_in_thread(request, action)
+
+    def _single_create_in_thread(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        """adrf's create of one object, here when it runs as adrf's would."""
+        if self.runs_like_adrf(self.get_serializer_class()):
+            return self.create_in_thread(request, *args, **kwargs)
+        return partial(super().acreate, request, *args, **kwargs)
+
+    @staticmethod
+    def _is_bulk_create(request: Request, data: Any) -> bool:
+        """A ``POST`` on the list is a bulk request when it sends an array, names a key
+        (``?unique_fields=``) or asks for a dry run (``?dry_run=``)."""
+        bulk_options = ("unique_fields", "dry_run")
+        return isinstance(data, list) or any(o in request.query_params for o in bulk_options)
+
+    async def _bulk(self, request: Request, action: BulkAction) -> Response:
+        """The bulk handlers' work when they are awaited (``answer_in_thread`` did not run it)."""
+        answer = await sync_to_async(self._bulk_in_thread)(request, action)
+        return answer if isinstance(answer, Response) else await answer()
+
+    def _bulk_in_thread(self, request: Request, action: BulkAction) -> Any:
+        """Read the payload; answer at once, or hand the payload over to start a background
+        operation (what to await for the ``202``) when the action runs there, when the client
+        asks for it, or (``BULK_DRF_AUTO_ROUTE``) when too large. A ``/bulk/`` body of items is
+        staged as it is read, never held whole. Blocking: runs in a thread."""
         if action.background and action.kinds[0].validates:
             payload = payload_options(self, request, action)
-            return await self._start(request, action, payload, body_batches(request))
-        payload = await read_payload(self, request, action, items)
+            return partial(self._start, request, action, payload, body_batches(request))
+        items = None
+        if action is ACTIONS["acreate"] and not isinstance(request.data, list):
+            items = [request.data]  # one object with ?unique_fields=: a one-item upsert
+        payload = read_payload(self, request, action, items)
         max_records = self.get_bulk_max_records()
         if payload.total_items > max_records:
             raise too_many_items(max_records, payload.total_items)
         if action.background:
-            return await self._start(request, action, payload)
+            return partial(self._start, request, action, payload)
         if prefers_respond_async(request):
-            return await self._start(request, action, payload, preference_applied=True)
+            self._check_bulk_throttle(request)
+            return partial(self._start, request, action, payload, preference_applied=True)
         sync_limit = self.get_bulk_sync_max_items()
         if payload.total_items > sync_limit:
             if not bulk_settings.AUTO_ROUTE:
                 raise too_many_for_sync(payload, sync_limit, self._bulk_url(request))
-            return await self._start(request, action, payload)
-        answer = await sync_to_async(self._sync_answer)(payload)
+            self._check_bulk_throttle(request)
+            return partial(self._start, request, action, payload)
+        answer = self._sync_answer(payload)
         return Response(answer, status=payload.kind.status_code)
 
     def _sync_answer(self, payload: BulkPayload) -> dict[str, Any]:
-        """Validate and write in one transaction, in a worker thread: the event loop stays free."""
+        """Validate and write in one transaction (in a thread: the event loop stays free)."""
         metrics = measure(self.get_queryset().db) if bulk_settings.ENABLE_METRICS else nullcontext()
         with refusals_as_answers(), metrics as measurement:
             outcome = run_in_transaction(self, payload, bulk_settings.SYNC_UPSERT_TIMEOUT)
@@ -337,9 +363,9 @@ class BulkOperationsMixin(BulkExportMixin):
         preference_applied: bool = False,
     ) -> Response:
         """Stage the payload (its items, or the ``batches`` of items a body yields as it is
-        read), queue the operation and answer ``202`` with where to follow it."""
-        if not action.background:  # the /bulk/ routes count against the scope on entry
-            await sync_to_async(self._check_bulk_throttle)(request)
+        read), queue the operation and answer ``202`` with where to follow it. The ``bulk``
+        throttle scope was checked: on entry for the ``/bulk/`` routes, by ``_bulk_in_thread``
+        for the list URL."""
         stage = partial(self._stage, request, payload, batches or [payload.items])
         try:
             record = await sync_to_async(stage, thread_sensitive=False)()
@@ -400,13 +426,6 @@ def refusals_as_answers() -> Iterator[None]:
         ) from exc
     except DatabaseError as exc:
         raise BulkConflict(f"The database refused the batch: {exc}. Nothing was written.") from exc
-
-
-async def save_serializer(serializer: Any, **extra: Any) -> Any:
-    """``asave`` where the serializer has it (adrf's), DRF's ``save`` off the event loop else."""
-    if hasattr(serializer, "asave"):
-        return await serializer.asave(**extra)
-    return await sync_to_async(serializer.save)(**extra)
 
 
 def prefers_respond_async(request: Request) -> bool:

@@ -54,20 +54,21 @@ class BulkPayload:
         return asdict(self)
 
 
-async def read_payload(
+def read_payload(
     viewset: Any, request: Request, action: BulkAction, items: list[Any] | None = None
 ) -> BulkPayload:
     """The payload of ``action``: ids from ``?ids=`` (or a body of ids, except on GET), else the
-    items of the body (or ``items``, when the handler has read it) and ``?unique_fields=``."""
+    items of the body (or ``items``, when the handler has read it) and ``?unique_fields=``.
+    Parses the body: call it in a thread."""
     kind = action.kinds[0]
     if not kind.validates:
-        ids = await read_ids(viewset, request)
+        ids = read_ids(viewset, request)
         dry_run = not kind.reads and parse_dry_run(request.query_params.get("dry_run"))
         return BulkPayload(kind.name, ids, dry_run=dry_run)
     payload = payload_options(viewset, request, action)
     if items is None:
         require_body(request)
-        items = require_item_list(await request_body(request))
+        items = require_item_list(request.data)
     payload.items = items
     return payload
 
@@ -140,12 +141,13 @@ def require_body(request: Request) -> Any:
     return stream
 
 
-async def read_ids(viewset: Any, request: Request) -> list[Any]:
-    """The ids of a get or delete: ``?ids=``, else (a delete) a JSON array in the body."""
+def read_ids(viewset: Any, request: Request) -> list[Any]:
+    """The ids of a get or delete: ``?ids=``, else (a delete) a JSON array in the body. Parses
+    the body: call it in a thread."""
     model = viewset.get_queryset().model
     if "ids" in request.query_params or request.method == "GET":
         return parse_ids(model, request.query_params.get("ids", ""))
-    body = await request_body(request)
+    body = request.data
     if not isinstance(body, list):
         raise BadBulkRequest(IDS_HINT)
     return parse_ids(model, body)

@@ -107,6 +107,14 @@ async def ping(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+class DrfPing(APIView):
+    """``{"ok": true}`` from a plain DRF ``APIView``: what a request costs this server before any
+    database work (the published package's peer server has the same view, without middleware)."""
+
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True})
+
+
 class AdrfPing(AsyncAPIView):
     """``{"ok": true}`` through the same adrf/DRF stack as the status endpoint."""
 

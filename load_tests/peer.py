@@ -35,6 +35,7 @@ UPSERT_URL = "/peer/bulkdrf/contracts/"
 SINGLE_URL = "/peer/bulkdrf/contracts/"
 REFERENCE_URL = "/peer/reference/contracts/"
 MINIMAL = {"Prefer": "return=minimal"}
+HELLO_URL = "/peer/hello/"
 
 
 def peer_bench_dir() -> Path | None:

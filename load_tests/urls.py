@@ -6,6 +6,7 @@ from asgi_demo.urls import urlpatterns as demo_urlpatterns
 
 from .baseline_views import (
     AdrfPing,
+    DrfPing,
     HandWrittenBulkView,
     PlainContractViewSet,
     PlainUpsertContractViewSet,
@@ -16,6 +17,7 @@ urlpatterns = [
     *demo_urlpatterns,
     path("bench/ping/", ping, name="bench-ping"),
     path("bench/adrf-ping/", AdrfPing.as_view(), name="bench-adrf-ping"),
+    path("bench/drf-ping/", DrfPing.as_view(), name="bench-drf-ping"),
     path(
         "bench/plain-drf/create/",
         PlainContractViewSet.as_view({"post": "create"}),

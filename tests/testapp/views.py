@@ -2,6 +2,7 @@ import threading
 import time
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
@@ -114,6 +115,36 @@ class ActionSerializedContractViewSet(BulkModelViewSet):
         if self.action == "async_bulk_create":
             return ImportedContractSerializer
         return ContractSerializer
+
+
+class SleepyContractViewSet(BulkModelViewSet):
+    """Contracts whose bulk writes first run a statement sleeping for the ``customer`` of the
+    first item, in seconds: the sync path's statement timeout must cancel it."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+
+    def sleep_first(self, items):
+        with connections[self.get_queryset().db].cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(%s)", [float(items[0].data["customer"])])
+
+    def perform_bulk_create(self, items):
+        self.sleep_first(items)
+        return super().perform_bulk_create(items)
+
+    def perform_bulk_upsert(self, items, unique_fields):
+        self.sleep_first(items)
+        return super().perform_bulk_upsert(items, unique_fields)
+
+
+class StampedContractViewSet(BulkModelViewSet):
+    """Contracts whose single create goes through an async ``perform_acreate`` of their own."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+
+    async def perform_acreate(self, serializer):
+        await sync_to_async(serializer.save)(customer="stamped")
 
 
 class CustomerFilter:
