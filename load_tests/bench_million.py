@@ -399,6 +399,7 @@ def main() -> None:
                     "intake_growth_mb": round(figures["intake_growth_kb"] / 1024, 1),
                     "server_growth_mb": round(figures["server_growth_kb"] / 1024, 1),
                     "worker_tree_peak_mb": round(figures["worker_tree_kb"] / 1024, 1),
+                    "worker_peak_mb": round(figures["worker_largest_kb"] / 1024, 1),
                 }
                 for name, figures in (("json", as_json), ("csv", as_csv))
             },

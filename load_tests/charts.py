@@ -260,7 +260,8 @@ def draw_websocket(results: Results) -> Figure | None:
 
 
 def memory_points(results: Results) -> tuple[list[tuple[int, float, float]], list[dict]]:
-    """(rows, worker peak, server growth) of every run that measured memory."""
+    """(rows, worker peak, server growth) of every run that measured memory: the worker's largest
+    process, and the server's growth from its baseline to its peak."""
     points, runs = [], []
     for name, run in results.items():
         figures = run["figures"]
@@ -269,7 +270,7 @@ def memory_points(results: Results) -> tuple[list[tuple[int, float, float]], lis
             runs.append(run)
         elif name.startswith("bench_million"):
             creates = figures["creates"].values()
-            worker = max(create["worker_tree_peak_mb"] for create in creates)
+            worker = max(create["worker_peak_mb"] for create in creates)
             server = max(create["server_growth_mb"] for create in creates)
             points.append((figures["rows"], worker, server))
             runs.append(run)
@@ -283,7 +284,7 @@ def draw_memory(results: Results) -> Figure | None:
         return None
     figure, (axes,) = new_figure()
     rows = [point[0] for point in points]
-    axes.plot(rows, [point[1] for point in points], marker="o", label="worker, peak RSS")
+    axes.plot(rows, [point[1] for point in points], marker="o", label="worker, largest process peak RSS")
     axes.plot(rows, [point[2] for point in points], marker="s", label="server, growth")
     for row, worker, server in points:
         axes.annotate(
@@ -301,7 +302,7 @@ def draw_memory(results: Results) -> Figure | None:
     axes.set_ylim(0, max(max(point[1:]) for point in points) * 1.3)
     axes.set_xlabel("rows in the /bulk/ operation")
     axes.set_ylabel("MB")
-    axes.set_title("Memory of a /bulk/ upsert against its rows", fontsize=10)
+    axes.set_title("Memory of a /bulk/ operation against its rows", fontsize=10)
     axes.legend(fontsize=8)
     caption(figure, *runs)
     return figure
