@@ -135,10 +135,29 @@ def draw_throughput(results: Results) -> Figure | None:
     return figure
 
 
+def sweep_run(results: Results) -> dict[str, Any] | None:
+    """The stored ``bench_writes`` run that measured the most sizes (the newest of those)."""
+    runs = [
+        run
+        for name, run in results.items()
+        if name.startswith("bench_writes")
+        and "chunk" not in name
+        and run["figures"].get("throughput")
+    ]
+    return max(
+        runs,
+        key=lambda run: (
+            len({entry["rows"] for entry in run["figures"]["throughput"]}),
+            run["date"],
+        ),
+        default=None,
+    )
+
+
 def draw_throughput_sizes(results: Results) -> Figure | None:
     """Rows/s against the number of rows, each path beside COPY, empty and full table."""
-    run = results.get("bench_writes")
-    if not run or not run["figures"].get("throughput"):
+    run = sweep_run(results)
+    if not run:
         return None
     chunked = results.get("bench_writes.chunk2000")
     labels = {entry["path"]: entry["label"] for entry in run["figures"]["throughput"]}
@@ -284,7 +303,9 @@ def draw_memory(results: Results) -> Figure | None:
         return None
     figure, (axes,) = new_figure()
     rows = [point[0] for point in points]
-    axes.plot(rows, [point[1] for point in points], marker="o", label="worker, largest process peak RSS")
+    axes.plot(
+        rows, [point[1] for point in points], marker="o", label="worker, largest process peak RSS"
+    )
     axes.plot(rows, [point[2] for point in points], marker="s", label="server, growth")
     for row, worker, server in points:
         axes.annotate(
