@@ -1,4 +1,4 @@
-"""Taking up the work of a worker that died, with no broker tuning (SPEC §4).
+"""Taking up the work of a dead worker without broker tuning (docs/deployment.md#failures).
 
 A worker killed outright (the OOM killer, a lost machine) cannot give its tasks back: the Redis
 broker redelivers them only after ``visibility_timeout`` (an hour by default). So every worker
