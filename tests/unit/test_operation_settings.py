@@ -5,7 +5,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
 from django_bulk_drf.operations import LocalOperationStore, get_operation_store
-from django_bulk_drf.progress import LocalOperationEvents, operation_events
+from django_bulk_drf.operations.local_events import LocalOperationEvents
+from django_bulk_drf.progress import operation_events
 
 
 class OwnStore(LocalOperationStore):
