@@ -96,10 +96,11 @@ def by_segment(errors: Iterable[dict[str, Any]], chunk_size: int) -> dict[int, l
 
 class SegmentedList:
     """One list of an operation kept in memory, in segments: read a page without a copy of the
-    whole. What a store that keeps its lists in this process uses (``LocalOperationStore``)."""
+    whole, for a store that keeps its lists in this process (``LocalOperationStore``). The
+    values of a list in ``BY_INDEX`` are kept sorted by index within each segment."""
 
-    def __init__(self, ordered: bool) -> None:
-        self.ordered = ordered
+    def __init__(self, name: str) -> None:
+        self.ordered = name in BY_INDEX
         self.segments: dict[int, list[Any]] = {}
         self.order: list[int] = []
 
@@ -109,7 +110,7 @@ class SegmentedList:
         kept = self.segments.get(segment)
         if kept is None:
             bisect.insort(self.order, segment)
-            self.segments[segment] = list(values)
+            self.segments[segment] = by_index(values) if self.ordered else list(values)
             return
         kept.extend(values)
         if self.ordered:

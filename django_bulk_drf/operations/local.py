@@ -16,7 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from .. import exactjson
-from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, SegmentedList, by_index
+from .lists import FIRST, STATUS_LIST_LIMIT, Page, Position, SegmentedList
 from .record import ChunkReport, OperationRecord, Snapshot, now
 from .states import Move, after_chunk, moved, restored_seq
 from .store import OperationStore
@@ -117,8 +117,8 @@ class LocalOperationStore(OperationStore):
             if operation_id in self.records:
                 return False
             for name, values in lists.items():
-                restored = self.lists[(operation_id, name)] = SegmentedList(name in BY_INDEX)
-                restored.extend(0, by_index(values) if name in BY_INDEX else values)
+                restored = self.lists[(operation_id, name)] = SegmentedList(name)
+                restored.extend(0, values)
             self.reported[operation_id] = set(reported)
             self.records[operation_id] = record = replace(record, seq=restored_seq())
             self._publish(record)
@@ -139,7 +139,7 @@ class LocalOperationStore(OperationStore):
     def _list(self, operation_id: str, name: str) -> SegmentedList:
         kept = self.lists.get((operation_id, name))
         if kept is None:
-            kept = self.lists[(operation_id, name)] = SegmentedList(name in BY_INDEX)
+            kept = self.lists[(operation_id, name)] = SegmentedList(name)
         return kept
 
     def page(
