@@ -22,13 +22,13 @@ class LocalOperationEvents(OperationEvents):
 
     def __init__(self, store: LocalOperationStore | None = None) -> None:
         super().__init__()
-        store = store or get_operation_store()
-        if not isinstance(store, LocalOperationStore):
+        chosen = store or get_operation_store()
+        if not isinstance(chosen, LocalOperationStore):
             raise ImproperlyConfigured(
                 "LocalOperationEvents hears only LocalOperationStore; set BULK_DRF_PROGRESS_EVENTS "
-                f"to the hub of {type(store).__name__} (or leave it None)."
+                f"to the hub of {type(chosen).__name__} (or leave it None)."
             )
-        self.store = store
+        self.store = chosen
         self.loop = asyncio.get_running_loop()
 
     async def subscribe(self, operation_id: str) -> Subscription:

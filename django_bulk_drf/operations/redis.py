@@ -168,9 +168,8 @@ def async_scripts() -> dict[str, Any]:
 def redis_url() -> str:
     """The Redis URL of the django-redis ``default`` cache, where the records live."""
     location = settings.CACHES["default"]["LOCATION"]
-    if isinstance(location, list | tuple):
-        location = location[0]
-    return location.split(",")[0]
+    first = location if isinstance(location, str) else next(iter(location))
+    return first.split(",")[0]
 
 
 def record_key(operation_id: str) -> str:

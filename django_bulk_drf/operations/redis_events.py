@@ -38,7 +38,7 @@ class RedisOperationEvents(OperationEvents):
         self.url = url or redis_url()
         self.lock = asyncio.Lock()
         self.client: aioredis.Redis | None = None
-        self.pubsub: Any = None
+        self.pubsub: aioredis.client.PubSub | None = None
         self.reader: asyncio.Task[None] | None = None
         # Futures resolved by Redis's SUBSCRIBE confirmations, in the order the commands were sent.
         self.confirmations: dict[str, deque[asyncio.Future[None]]] = {}
@@ -104,7 +104,7 @@ class RedisOperationEvents(OperationEvents):
         if self.reader is None:
             self.reader = asyncio.create_task(self._read(self.pubsub), name="bulk-drf-progress")
 
-    async def _read(self, pubsub: Any) -> None:
+    async def _read(self, pubsub: aioredis.client.PubSub) -> None:
         """Fan messages out until no channel is subscribed, then release the connection."""
         while True:
             try:
@@ -161,8 +161,10 @@ class RedisOperationEvents(OperationEvents):
             if self.subscribers or self.confirmations:
                 return False
             try:
-                await self.pubsub.aclose()
-                await self.client.aclose()
+                if self.pubsub is not None:
+                    await self.pubsub.aclose()
+                if self.client is not None:
+                    await self.client.aclose()
             finally:
                 self.pubsub = self.client = self.reader = None
         return True
