@@ -7,9 +7,10 @@
 2. ``plan_operation`` (first task): keeps a copy of the record in the ledger and marks the
    operation running; it reads no chunk.
 3. ``process_chunk`` (one task per run of consecutive chunks, any worker): rebuilds the request's
-   viewset once, then validates and writes each chunk of the run in its own transaction, with its
-   ledger row, and reports its counts to the record before it reads the next: a worker holds one
-   chunk at a time.
+   viewset once, then validates and writes the chunks of the run in batches (``batches.py``): a
+   batch's chunks in one transaction with their ledger rows, a refused batch chunk by chunk, and
+   reports each chunk's counts to the record (in one round trip for the batch) before it reads
+   the next batch: a worker holds one batch at a time.
 
 The ledger also keeps a copy of the record (row ``RECORD_ROW``, written when the operation starts),
 so that a record the store has lost (a Redis restarted without persistence) is rebuilt from what
@@ -24,14 +25,9 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-import orjson
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db import (
-    DataError,
-    IntegrityError,
-    OperationalError,
-    ProgrammingError,
     router,
     transaction,
 )
@@ -40,9 +36,8 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
-from .actions import OPERATIONS
-from .backends import bulk_backend
-from .execution import execute_payload, payload_validator, read_rows
+from .batches import BatchChunk, OperationLost, apply_batch, chunks_per_batch, payload_of
+from .execution import payload_validator
 from .models import RECORD_ROW, ChunkLedger
 from .operations import (
     ID_LISTS,
@@ -53,8 +48,7 @@ from .operations import (
     get_operation_store,
     now,
 )
-from .payloads import BulkPayload
-from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
+from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .staging import StagedChunk
 
@@ -63,10 +57,6 @@ logger = logging.getLogger(__name__)
 #: Items of one run of chunks at most, and runs of an operation at least (``runs``).
 RUN_ITEMS = 5000
 FEWEST_RUNS = 16
-
-
-class OperationLost(Exception):
-    """The operation record or its staged payload is gone (expired, or the store was wiped)."""
 
 
 def rebuild_viewset(record: OperationRecord) -> Any:
@@ -130,58 +120,71 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> li
 def runs(record: OperationRecord) -> list[tuple[int, int]]:
     """The operation's chunks in runs ``(first chunk, chunk count)``, one task each: at most
     ``RUN_ITEMS`` items a run (about a second of a worker's time), and at least ``FEWEST_RUNS``
-    runs where there are the chunks, so that an operation spreads over that many processes."""
+    runs where there are the chunks, so that an operation spreads over that many processes. A
+    run longer than a batch holds whole batches (``chunks_per_batch``)."""
     longest = max(1, RUN_ITEMS // record.chunk_size)
     length = max(1, min(longest, record.chunks_total // FEWEST_RUNS))
+    per_batch = chunks_per_batch(record)
+    if length > per_batch:
+        length -= length % per_batch
     return [
         (first, min(length, record.chunks_total - first))
         for first in range(0, record.chunks_total, length)
     ]
 
 
-def payload_of(record: OperationRecord, items: list[Any]) -> BulkPayload:
-    return BulkPayload(
-        record.operation,
-        items,
-        record.unique_fields,
-        record.partial,
-        dry_run=record.dry_run,
-        skip_unchanged=record.skip_unchanged,
-    )
-
-
 def process_chunk(
     operation_id: str, index: int, count: int = 1, store: OperationStore | None = None
 ) -> None:
-    """Validate, write and report chunks ``index`` to ``index + count - 1`` in turn, the
-    request's viewset rebuilt once for them all; a chunk already committed is reported, not
-    redone, and one already reported is passed over."""
+    """Validate, write and report chunks ``index`` to ``index + count - 1`` in batches
+    (``batches.py``), the request's viewset rebuilt once for them all; a chunk already committed
+    is reported, not redone, and one already reported is passed over."""
     store = store or get_operation_store()
+    record = store.record(operation_id)
+    if record is None:
+        raise OperationLost(f"Operation {operation_id} is unknown or expired.")
+    per_batch = chunks_per_batch(record)
+    end = index + count
     viewset = validator = None
-    for chunk_index in range(index, index + count):
+    for first in range(index, end, per_batch):
         started = time.perf_counter()
-        record, staged = store.record_and_chunk(operation_id, chunk_index)
+        indexes = list(range(first, min(first + per_batch, end)))
+        record, staged = store.record_and_chunks(operation_id, indexes)
         if record is None:
             raise OperationLost(f"Operation {operation_id} is unknown or expired.")
         if record.status.is_terminal:
             return
         if record.cancel_requested:
-            store.report_chunk(operation_id, chunk_index, ChunkReport(processed=0))
+            store.report_chunks(operation_id, [(i, ChunkReport(processed=0)) for i in indexes])
             continue
-        if staged is None:
-            continue  # reported already: the record drops a chunk's payload when it counts it
+        # A chunk whose payload is gone was reported already (the record drops it then).
+        chunks = [
+            BatchChunk(at, StagedChunk.decode(value))
+            for at, value in zip(indexes, staged, strict=True)
+            if value is not None
+        ]
+        if not chunks:
+            continue
         if viewset is None:
             viewset = rebuild_viewset(record)
             payload = payload_of(record, [])
             validator = payload_validator(viewset, payload) if payload.kind.validates else None
-        chunk = StagedChunk.decode(staged)
-        report = apply_chunk(viewset, record, chunk_index, chunk, validator)
-        report.work_ms = round((time.perf_counter() - started) * 1000)
-        counted = store.report_chunk(operation_id, chunk_index, report)
-        if not counted and store.record(operation_id) is None:
+        reports = apply_batch(viewset, record, chunks, validator)
+        share_work_time(reports, time.perf_counter() - started)
+        counted = store.report_chunks(operation_id, list(reports.items()))
+        if not any(counted) and store.record(operation_id) is None:
             raise OperationLost(
-                f"Operation {operation_id} vanished while chunk {chunk_index} committed."
+                f"Operation {operation_id} vanished while chunks {indexes[0]} to {indexes[-1]} "
+                "committed."
             )
+
+
+def share_work_time(reports: dict[int, ChunkReport], seconds: float) -> None:
+    """A batch's worker time, shared among its chunks by their items."""
+    items = sum(report.processed for report in reports.values()) or len(reports)
+    for report in reports.values():
+        share = (report.processed or 1) / items if items else 1 / len(reports)
+        report.work_ms = round(seconds * 1000 * share)
 
 
 def apply_chunk(
@@ -191,51 +194,8 @@ def apply_chunk(
     chunk: StagedChunk,
     validator: BulkItemsValidator | None = None,
 ) -> ChunkReport:
-    """One chunk in one transaction, with its ledger row; a database refusal rolls back this
-    chunk only and reports each of its items. Items refused while staging are reported with the
-    chunk's own errors. ``validator``: the run's (``execute_payload``)."""
-    if OPERATIONS[record.operation].reads:
-        return ChunkReport(len(chunk.items), results=read_rows(viewset, chunk.items))
-    operation_id = record.task_id
-    first = index * record.chunk_size
-    refused = {error["index"] for error in chunk.refused}
-    index_map = [first + at for at in range(len(chunk.items)) if first + at not in refused]
-    payload = payload_of(record, [chunk.items[at - first] for at in index_map])
-    db = viewset.get_queryset().db
-    backend = bulk_backend(db)
-    try:
-        with transaction.atomic(using=db):
-            timeout = bulk_settings.QUERY_TIMEOUT
-            ended, applied = ChunkLedger.open_chunk(db, operation_id, index, timeout)
-            if ended:
-                raise OperationLost(f"Operation {operation_id} was ended from its ledger.")
-            if applied is not None:
-                return ChunkReport.from_dict(applied.outcome)
-            outcome = execute_payload(
-                viewset, payload, skip_invalid=True, index_map=index_map, validator=validator
-            )
-            report = ChunkReport(
-                len(chunk.items), outcome, by_index(outcome.errors + chunk.refused)
-            )
-            ChunkLedger.objects.using(db).filter(
-                operation_id=operation_id, chunk_index=index
-            ).update(
-                processed=report.processed,
-                outcome=orjson.loads(orjson.dumps(report.to_dict(), default=str)),
-            )
-        return report
-    except OperationalError as exc:
-        if not backend.is_statement_timeout(exc):
-            raise  # the database is unreachable: the task retries the chunk
-        message = f"This chunk exceeded BULK_DRF_QUERY_TIMEOUT and was rolled back: {exc}".strip()
-    except (IntegrityError, DataError, ProgrammingError) as exc:
-        message = f"The database refused this chunk, which was rolled back: {exc}".strip()
-    errors = [{"index": at, "errors": {NON_FIELD_ERRORS: [message]}} for at in index_map]
-    return ChunkReport(len(chunk.items), errors=by_index(errors + chunk.refused))
-
-
-def by_index(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(errors, key=lambda error: error["index"])
+    """One chunk in one transaction, with its ledger row (a batch of one: ``apply_batch``)."""
+    return apply_batch(viewset, record, [BatchChunk(index, chunk)], validator)[index]
 
 
 def committed_counts(operation_id: str, db: str, store: OperationStore) -> dict[str, int]:

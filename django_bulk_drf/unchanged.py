@@ -91,20 +91,21 @@ def settle_unchanged(
     items: Sequence[ValidatedItem],
     unique_fields: Sequence[str],
     result: WriteResult,
-) -> None:
-    """Add to ``result`` the rows of the items that the conditional upsert neither inserted nor
-    updated, in the items' order. Those are the stored rows the items were validated against,
-    and, rarely, rows another transaction inserted with equal values since: looked up by key."""
+) -> list[tuple[Any, int]]:
+    """The rows of the items that the conditional upsert neither inserted nor updated, as
+    ``(primary key, item index)`` in the items' order. Those are the stored rows the items were
+    validated against, and, rarely, rows another transaction inserted with equal values since:
+    looked up by key."""
     written = set(result.created_ids) | set(result.updated_ids)
     unchanged = [
-        item.stored.pk
+        (item.stored.pk, item.index)
         for item in items
         if item.stored is not None and item.stored.pk not in written
     ]
     missing = len(items) - len(written) - len(unchanged)
     if missing > 0:
         unchanged += concurrent_rows(queryset, items, unique_fields, written)
-    result.unchanged_ids += unchanged
+    return unchanged
 
 
 def concurrent_rows(
@@ -112,8 +113,9 @@ def concurrent_rows(
     items: Sequence[ValidatedItem],
     unique_fields: Sequence[str],
     written: set[Any],
-) -> list[Any]:
-    """The primary keys of rows with the keys of new items that this write did not insert."""
+) -> list[tuple[Any, int]]:
+    """The rows with the keys of new items that this write did not insert, as ``(primary key,
+    item index)``."""
     model = queryset.model
     opts = model._meta
     names = list(unique_fields)
@@ -121,8 +123,11 @@ def concurrent_rows(
     for item in items:
         if item.stored is None:
             values = (item.data.get(name) for name in names)
-            keys.append(tuple(v.pk if isinstance(v, models.Model) else v for v in values))
+            key = tuple(v.pk if isinstance(v, models.Model) else v for v in values)
+            keys.append((key, item.index))
     manager = model._default_manager.db_manager(queryset.db)
     columns = list(dict.fromkeys([opts.pk.attname, *(opts.get_field(n).attname for n in names)]))
-    rows = read_rows(manager.all(), names, keys, columns)
-    return [rows[key].pk for key in keys if key in rows and rows[key].pk not in written]
+    rows = read_rows(manager.all(), names, [key for key, _ in keys], columns)
+    return [
+        (rows[key].pk, index) for key, index in keys if key in rows and rows[key].pk not in written
+    ]

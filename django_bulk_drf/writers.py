@@ -25,23 +25,56 @@ from .backends import BaseBulkBackend, Insert, bulk_backend
 from .serializers import ValidatedItem
 from .unchanged import settle_unchanged, split_unchanged
 
+#: The id lists of a ``WriteResult``.
+ID_NAMES = ("created_ids", "updated_ids", "deleted_ids", "unchanged_ids")
+
 
 @dataclass
 class WriteResult:
-    """The primary keys a write touched (created and deleted in payload order, upserted in key
-    order)."""
+    """The primary keys a write touched, in payload order.
+
+    ``origins`` says, for each id list, which item wrote each id (its position in the written
+    payload: ``ValidatedItem.index``, or an id's position in a delete's list), where the writer
+    knows it. The package's writers always do; with it a batch of chunks written together is
+    told apart into its chunks. A write hook that leaves it out still works: its chunks are then
+    written one at a time.
+    """
 
     created_ids: list[Any] = field(default_factory=list)
     updated_ids: list[Any] = field(default_factory=list)
     deleted_ids: list[Any] = field(default_factory=list)
     #: Rows an update or upsert item named but left alone: the item equals the stored row.
     unchanged_ids: list[Any] = field(default_factory=list)
+    origins: dict[str, list[int]] = field(default_factory=dict, repr=False, compare=False)
+
+    def knows_origins(self, name: str) -> bool:
+        """Whether each id of list ``name`` has its item (an empty list trivially has)."""
+        return len(self.origins.get(name, ())) == len(getattr(self, name))
 
     def merge(self, other: WriteResult) -> None:
-        self.created_ids += other.created_ids
-        self.updated_ids += other.updated_ids
-        self.deleted_ids += other.deleted_ids
-        self.unchanged_ids += other.unchanged_ids
+        for name in ID_NAMES:
+            known = self.knows_origins(name) and other.knows_origins(name)
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+            if known:
+                self.origins[name] = self.origins.get(name, []) + other.origins.get(name, [])
+            else:
+                self.origins.pop(name, None)
+
+    def in_payload_order(self) -> WriteResult:
+        """The ids of each list whose items are known, sorted by item; returns ``self``."""
+        for name in ID_NAMES:
+            ids = getattr(self, name)
+            if len(ids) < 2 or not self.knows_origins(name):
+                continue
+            pairs = sorted(zip(self.origins[name], ids, strict=True), key=lambda pair: pair[0])
+            self.origins[name] = [origin for origin, _ in pairs]
+            setattr(self, name, [pk for _, pk in pairs])
+        return self
+
+
+def written(name: str, ids: list[Any], origins: list[int]) -> WriteResult:
+    """A ``WriteResult`` of one id list with the item behind each id."""
+    return WriteResult(**{name: ids}, origins={name: origins})
 
 
 def group_by_present_fields(items: Iterable[ValidatedItem]) -> dict[frozenset, list[ValidatedItem]]:
@@ -96,8 +129,10 @@ def create_rows(
         queryset.model._default_manager.db_manager(queryset.db).bulk_create(
             instances, batch_size=batch_size
         )
-        return WriteResult(created_ids=[instance.pk for instance in instances])
-    return write_in_batches(InsertStatement(queryset.model, backend), items, batch_size)
+        pks = [instance.pk for instance in instances]
+        return written("created_ids", pks, [item.index for item in items])
+    writer = InsertStatement(queryset.model, backend)
+    return write_in_batches(writer, items, batch_size).in_payload_order()
 
 
 def update_rows(
@@ -111,9 +146,12 @@ def update_rows(
     model = queryset.model
     bumped = auto_now_fields(model)
     manager = model._default_manager.db_manager(queryset.db)
-    unchanged: list[Any] = []
+    unchanged: list[ValidatedItem] = []
     if skip_unchanged:
-        items, unchanged = split_unchanged(queryset, items)
+        changed, _ = split_unchanged(queryset, items)
+        kept = {id(item) for item in changed}
+        unchanged = [item for item in items if id(item) not in kept]
+        items = changed
     for present, group in group_by_present_fields(items).items():
         fields = model_fields_for(model, present)
         instances = []
@@ -129,7 +167,11 @@ def update_rows(
         names = list(dict.fromkeys(names))
         if names:
             manager.bulk_update(instances, names, batch_size=batch_size)
-    return WriteResult(updated_ids=[item.stored.pk for item in items], unchanged_ids=unchanged)
+    result = written("updated_ids", [i.stored.pk for i in items], [i.index for i in items])
+    result.merge(
+        written("unchanged_ids", [i.stored.pk for i in unchanged], [i.index for i in unchanged])
+    )
+    return result
 
 
 def _attname_value(model_field: models.Field, data: dict[str, Any]) -> Any:
@@ -146,8 +188,11 @@ def delete_rows(queryset: models.QuerySet, ids: Sequence[Any]) -> WriteResult:
     if deleted_ids:
         queryset.model._default_manager.db_manager(queryset.db).filter(pk__in=deleted_ids).delete()
     wanted = set(deleted_ids)
-    ordered = [pk for pk in dict.fromkeys(ids) if pk in wanted]
-    return WriteResult(deleted_ids=ordered)
+    positions: dict[Any, int] = {}
+    for position, pk in enumerate(ids):
+        positions.setdefault(pk, position)
+    ordered = [pk for pk in positions if pk in wanted]
+    return written("deleted_ids", ordered, [positions[pk] for pk in ordered])
 
 
 def upsert_rows(
@@ -157,8 +202,8 @@ def upsert_rows(
     batch_size: int,
     skip_unchanged: bool = False,
 ) -> WriteResult:
-    """Insert the new rows and write the fields each item carries onto the rows that exist, in
-    key order (so the ids come back in that order).
+    """Insert the new rows and write the fields each item carries onto the rows that exist,
+    rows locked in key order; the ids come back in payload order.
 
     Where the backend returns rows, one ``INSERT … ON CONFLICT (unique_fields) DO UPDATE`` per
     batch does both, and a row inserted concurrently since validation is updated, not refused;
@@ -176,8 +221,10 @@ def upsert_rows(
         writer = InsertStatement(queryset.model, backend, unique_fields, skip_unchanged)
         result = write_in_batches(writer, items, batch_size)
         if skip_unchanged:
-            settle_unchanged(queryset, items, unique_fields, result)
-        return result
+            pairs = settle_unchanged(queryset, items, unique_fields, result)
+            pks, origins = [pk for pk, _ in pairs], [origin for _, origin in pairs]
+            result.merge(written("unchanged_ids", pks, origins))
+        return result.in_payload_order()
     ordered = in_key_order(items, unique_fields)
     result = update_rows(
         queryset,
@@ -188,23 +235,23 @@ def upsert_rows(
     result.merge(
         create_rows(queryset, [item for item in ordered if item.stored is None], batch_size)
     )
-    return result
+    return result.in_payload_order()
 
 
 def write_in_batches(
     writer: InsertStatement, items: Sequence[ValidatedItem], batch_size: int
 ) -> WriteResult:
-    """One bulk load per group of items with the same fields where the backend copies them
-    (merged in key order by the database), or statements of ``batch_size`` rows sorted by key
-    here."""
+    """One bulk load per group of items with the same fields where the backend copies them, or
+    statements of ``batch_size`` rows; either way the rows are written sorted by key, so that
+    concurrent writes of overlapping keys lock them in the same order."""
     result = WriteResult()
     backend = writer.backend
     names = [f.name for f in writer.target]
     for present, group in group_by_present_fields(items).items():
+        group = in_key_order(group, names) if names else group
         if backend.copies(len(group)):
             result.merge(writer.execute(group, present))
             continue
-        group = in_key_order(group, names) if names else group
         per_statement = backend.max_query_params // len(writer.columns)
         rows_per_statement = max(1, min(batch_size, per_statement))
         for start in range(0, len(group), rows_per_statement):
@@ -250,17 +297,41 @@ class InsertStatement:
         self.rows = RowBuilder(model, self.columns, backend)
 
     def execute(self, items: Sequence[ValidatedItem], present: frozenset[str]) -> WriteResult:
-        returned = self.backend.insert(self._insert(present), self.rows.build(items))
+        """Write the items; the backend returns a row for each item written, in the order
+        sent. A conditional upsert (``skip_unchanged``) leaves some out, and returns each row's
+        key with it: the items are then found by key."""
+        rows = self.rows.build(items)
+        returned = self.backend.insert(self._insert(present), rows)
         if self.backend.tells_inserted:
-            created = [pk for pk, inserted in returned if inserted]
-            updated = [pk for pk, inserted in returned if not inserted]
-            return WriteResult(created_ids=created, updated_ids=updated)
-        existed = {item.stored.pk for item in items if item.stored is not None}
-        pks = [row[0] for row in returned]
-        return WriteResult(
-            created_ids=[pk for pk in pks if pk not in existed],
-            updated_ids=[pk for pk in pks if pk in existed],
-        )
+            inserted = [row[1] for row in returned]
+        else:
+            existed = {item.stored.pk for item in items if item.stored is not None}
+            inserted = [row[0] not in existed for row in returned]
+        origins = [item.index for item in items]
+        if len(returned) != len(items):
+            origins = self._origins_by_key(items, rows, returned)
+        result = WriteResult()
+        for at, (row, new) in enumerate(zip(returned, inserted, strict=True)):
+            name = "created_ids" if new else "updated_ids"
+            getattr(result, name).append(row[0])
+            if origins is not None:
+                result.origins.setdefault(name, []).append(origins[at])
+        return result
+
+    def _origins_by_key(
+        self, items: Sequence[ValidatedItem], rows: list[tuple], returned: list[tuple]
+    ) -> list[int] | None:
+        """The item of each returned row, by the conflict key it returns last; None when one
+        cannot be told (then the ids are reported without their items)."""
+        if not self.skip_unchanged or not self.target:
+            return None
+        positions = [self.columns.index(f) for f in self.target]
+        by_key = {
+            tuple(row[at] for at in positions): item.index
+            for item, row in zip(items, rows, strict=True)
+        }
+        found = [by_key.get(tuple(row[-len(positions) :])) for row in returned]
+        return None if None in found else found
 
     def _insert(self, present: frozenset[str]) -> Insert:
         """The insert of items carrying ``present``: a conflict overwrites those fields and the

@@ -1,11 +1,11 @@
 """Shared plumbing of the load tests: the services they start, the figures they print.
 
-``BenchStack`` creates a dedicated PostgreSQL database (``bulk_bench``, migrated), flushes a
-dedicated Redis database (``redis://127.0.0.1:6379/11``, or ``BENCH_REDIS_DB``), starts uvicorn
-(``python -m asgi_demo serve``) and a Celery worker (``python -m asgi_demo worker --concurrency
-1``) as subprocesses with ``DJANGO_SETTINGS_MODULE=load_tests.settings``, and stops and drops
-everything on the way out, failure or not. ``run_script`` bounds a script in time. Every address
-is on 127.0.0.1.
+``BenchStack`` creates a dedicated PostgreSQL database (``bulk_bench``, or ``BENCH_DB_NAME``;
+migrated), flushes a dedicated Redis database (``redis://127.0.0.1:6379/11``, or
+``BENCH_REDIS_DB``), starts uvicorn (``python -m asgi_demo serve``) and a Celery worker (``python
+-m asgi_demo worker --concurrency 1``) as subprocesses with
+``DJANGO_SETTINGS_MODULE=load_tests.settings``, and stops and drops everything on the way out,
+failure or not. ``run_script`` bounds a script in time. Every address is on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -41,12 +41,13 @@ HOST = "127.0.0.1"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 PG_URL = f"postgresql://postgres@{HOST}:5432"
-BENCH_DB = "bulk_bench"
+# Another name (``BENCH_DB_NAME``) lets two checkouts measure on one machine without clashing.
+BENCH_DB = os.environ.get("BENCH_DB_NAME", "bulk_bench")
 REDIS_URL = f"redis://{HOST}:6379/{os.environ.get('BENCH_REDIS_DB', '11')}"
 # Set in the Redis database while a stack uses it: a database holding keys without it is someone
 # else's, and is not flushed.
 REDIS_OWNER_KEY = "load-tests:owner"
-LOCK_PATH = Path(tempfile.gettempdir()) / "django-bulk-drf-load-tests.lock"
+LOCK_PATH = Path(tempfile.gettempdir()) / f"django-bulk-drf-load-tests-{BENCH_DB}.lock"
 CONTRACT_TABLE = "contracts_contract"
 CONTRACT_COLUMNS = (
     "contract_number",

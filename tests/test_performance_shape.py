@@ -95,8 +95,9 @@ def test_serializers_with_custom_hooks_are_validated_by_drf_itself():
 @pytest.mark.parametrize("sizes", [(10, 60), (100, 3000)], ids=["values", "copy"])
 def test_statements_per_chunk_do_not_grow_with_its_size(query_counter, sizes):
     counts = []
-    for size in sizes:
-        items = [contract_item(f"Q{size}-{i}") for i in range(size)]
+    # The first run makes the connection's staging table.
+    for run, size in enumerate((sizes[0], *sizes)):
+        items = [contract_item(f"Q{run}-{i}") for i in range(size)]
         operation_id = staged_operation(items, chunk_size=size)
         record = get_operation_store().record(operation_id)
         viewset = background.rebuild_viewset(record)
@@ -105,7 +106,8 @@ def test_statements_per_chunk_do_not_grow_with_its_size(query_counter, sizes):
         counts.append(sum(query_counter.by_alias.values()))
         get_operation_store().fail(operation_id, "measured")
 
+    counts = counts[1:]
     assert counts[0] == counts[1], counts
-    # The chunk opened (timeout, share lock, claim), the unique check, the write (COPY: the stage
-    # made sure of, the rows moved from it), the ledger row.
-    assert counts[1] <= 5, counts
+    # The chunk opened (timeout, share lock, claim), the unique check, the write (VALUES, or the
+    # keys taken from the sequence and the rows copied), the ledger row.
+    assert counts[1] <= 4, counts

@@ -4,6 +4,7 @@ from asgi_demo.urls import urlpatterns as demo_urlpatterns
 from django_bulk_drf.routers import BulkRouter
 from tests.testapp.background_views import (
     FailingChunkContractViewSet,
+    KillAfterCommitContractViewSet,
     PidTrackingContractViewSet,
     SlowStatementContractViewSet,
 )
@@ -33,6 +34,7 @@ router.register("hooked-contracts", UpdateHookContractViewSet, basename="hooked-
 router.register("pid-contracts", PidTrackingContractViewSet, basename="pid-contract")
 router.register("failing-contracts", FailingChunkContractViewSet, basename="failing-contract")
 router.register("slow-statement-contracts", SlowStatementContractViewSet, basename="slow-stmt")
+router.register("kill-commit-contracts", KillAfterCommitContractViewSet, basename="kill-commit")
 router.register("filtered-contracts", FilteredContractViewSet, basename="filtered-contract")
 router.register("labelled-contracts", LabelledContractViewSet, basename="labelled-contract")
 router.register("action-contracts", ActionSerializedContractViewSet, basename="action-contract")

@@ -9,7 +9,7 @@ Django supports:
   built here with the conflict clause and ``RETURNING`` that Django's own ``connection.ops``
   spells for that database;
 - one row is inserted unless its unique key is taken (the chunk ledger's claim), in the statements
-  that open a chunk's transaction (``open_chunk``);
+  that open a batch's transaction (``open_chunks``);
 - a share lock is taken as an exclusive one (``SELECT … FOR UPDATE``) where the database has row
   locks: correct, but concurrent chunks of one operation then commit one at a time;
 - no statement timeout.
@@ -20,6 +20,7 @@ database does better; nothing outside this package names a vendor.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,8 +82,10 @@ class BaseBulkBackend:
             return cursor.fetchall()
 
     def conflict_sql(self, insert: Insert) -> str:
-        """The upsert's ``ON CONFLICT … DO UPDATE`` (none without a target) and ``RETURNING``."""
+        """The upsert's ``ON CONFLICT … DO UPDATE`` (none without a target) and ``RETURNING``;
+        a conditional upsert, which leaves some rows out, returns each row's key last."""
         clause = ""
+        returning = self.returning_sql(insert.model)
         if insert.target:
             clause = " " + self.connection.ops.on_conflict_suffix_sql(
                 insert.columns,
@@ -92,7 +95,8 @@ class BaseBulkBackend:
             )
             if insert.compared is not None:
                 clause += " " + self.skip_unchanged_sql(insert)
-        return f"{clause} {self.returning_sql(insert.model)}"
+                returning += ", " + self.columns_sql(insert.target)
+        return f"{clause} {returning}"
 
     def skip_unchanged_sql(self, insert: Insert) -> str:
         """The ``WHERE`` of a conflict's update that leaves a row equal to the proposed one alone:
@@ -190,21 +194,38 @@ class BaseBulkBackend:
             cursor.execute(sql, params)
             return cursor.fetchone() is not None
 
-    def open_chunk(
-        self, ledger: type[models.Model], claim: dict[str, Any], record_row: int, timeout: float
-    ) -> tuple[bool, bool]:
-        """Start a chunk's transaction: cap its statements at ``timeout`` seconds, read the
-        operation's record copy (ledger row ``record_row``) under a share lock, and insert the
-        chunk's ledger row (``claim``, by field name) unless it is taken. Returns whether the
-        copy says the operation was ended from its ledger, and whether this call claimed the
-        chunk."""
+    def open_chunks(
+        self,
+        ledger: type[models.Model],
+        claims: list[dict[str, Any]],
+        record_row: int,
+        timeout: float,
+    ) -> tuple[bool, list[int]]:
+        """Start the transaction of a batch of chunks: cap its statements at ``timeout`` seconds,
+        read the operation's record copy (ledger row ``record_row``) under a share lock, and
+        insert each chunk's ledger row (``claims``, by field name) unless it is taken. Returns
+        whether the copy says the operation was ended from its ledger, and the ``chunk_index``
+        of each row this call inserted."""
         self.set_statement_timeout(timeout)
         copies = ledger._default_manager.db_manager(self.connection.alias).filter(
-            operation_id=claim["operation_id"], chunk_index=record_row
+            operation_id=claims[0]["operation_id"], chunk_index=record_row
         )
         if any(copy.outcome.get("ended") for copy in self.read_share_locked(copies)):
-            return True, False
-        return False, self.insert_unless_taken(ledger, claim)
+            return True, []
+        return False, [
+            claim["chunk_index"] for claim in claims if self.insert_unless_taken(ledger, claim)
+        ]
+
+    def record_outcomes(
+        self, ledger: type[models.Model], operation_id: Any, outcomes: dict[int, tuple[int, str]]
+    ) -> None:
+        """Write what each chunk did onto its ledger row: ``{chunk_index: (processed, outcome
+        as JSON text)}``."""
+        rows = ledger._default_manager.db_manager(self.connection.alias)
+        for index, (processed, outcome) in outcomes.items():
+            rows.filter(operation_id=operation_id, chunk_index=index).update(
+                processed=processed, outcome=json.loads(outcome)
+            )
 
     def read_share_locked(self, queryset: models.QuerySet) -> list[models.Model]:
         """The rows of ``queryset``, which no other transaction can change or lock exclusively

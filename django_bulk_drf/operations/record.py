@@ -21,11 +21,11 @@ from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from ..actions import OPERATIONS
 from ..metrics import operation_metrics
 from ..settings import bulk_settings
-from ..writers import WriteResult
+from ..writers import ID_NAMES, WriteResult
 from .lists import STATUS_LIST_LIMIT, Page, by_index
 
 #: The id lists of an operation, named as ``WriteResult`` names them.
-ID_LISTS = tuple(f.name for f in fields(WriteResult))
+ID_LISTS = ID_NAMES
 #: The counters of an operation, in the order of its status body.
 COUNTERS = (
     "processed",

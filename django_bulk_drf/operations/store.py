@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, ClassVar
@@ -141,10 +142,24 @@ class OperationStore(ABC):
         each chunk of its run)."""
         return self.record(operation_id), self.load_chunk(operation_id, index)
 
+    def record_and_chunks(
+        self, operation_id: str, indexes: Sequence[int]
+    ) -> tuple[OperationRecord | None, list[Any]]:
+        """The record and the values of staged chunks (None for each one gone), read together
+        (a worker reads them before each batch of chunks)."""
+        return self.record(operation_id), [self.load_chunk(operation_id, i) for i in indexes]
+
     @abstractmethod
     def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
         """Count a chunk once (``after_chunk``; a second report of the same chunk changes
         nothing) and drop its staged payload. True when it was counted."""
+
+    def report_chunks(
+        self, operation_id: str, reports: Sequence[tuple[int, ChunkReport]]
+    ) -> list[bool]:
+        """``report_chunk`` of each ``(index, report)`` in turn (a store that can sends them
+        together); whether each was counted."""
+        return [self.report_chunk(operation_id, index, report) for index, report in reports]
 
     @abstractmethod
     def move(self, operation_id: str, move: Move, changes: dict[str, Any]) -> bool:

@@ -1,10 +1,11 @@
 """Viewsets that let the background tests observe the workers from outside."""
 
 import os
+import signal
 import time
 
 from celery import current_task
-from django.db import connections
+from django.db import connections, transaction
 from django_redis import get_redis_connection
 
 from asgi_demo.contracts.models import Contract
@@ -58,3 +59,30 @@ class SlowStatementContractViewSet(BulkModelViewSet):
             with connections[self.get_queryset().db].cursor() as cursor:
                 cursor.execute("SELECT pg_sleep(%s)", [self.slow_seconds])
         return super().perform_bulk_create(items)
+
+
+KILL_AFTER_COMMIT_KEY = "tests:kill-after-commit"
+COMMITTED_BEFORE_KILL_KEY = "tests:committed-before-kill"
+
+
+class KillAfterCommitContractViewSet(BulkModelViewSet):
+    """The worker process that commits a batch while ``KILL_AFTER_COMMIT_KEY`` is set kills
+    itself (SIGKILL) right after the commit, before the batch is reported; the key is taken, so
+    only one process dies. The rows that batch wrote are kept at ``COMMITTED_BEFORE_KILL_KEY``."""
+
+    queryset = Contract.objects.all()
+    serializer_class = ContractSerializer
+
+    def perform_bulk_create(self, items):
+        result = super().perform_bulk_create(items)
+        numbers = [item.data["contract_number"] for item in items]
+        transaction.on_commit(lambda: self.die_once(numbers), using=self.get_queryset().db)
+        return result
+
+    @staticmethod
+    def die_once(numbers):
+        redis = get_redis_connection("default")
+        if redis.getdel(KILL_AFTER_COMMIT_KEY) is None:
+            return
+        redis.rpush(COMMITTED_BEFORE_KILL_KEY, *numbers)
+        os.kill(os.getpid(), signal.SIGKILL)
