@@ -59,7 +59,7 @@ from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_
 
 
 class BulkOperationsMixin(SingleTripMixin, BulkExportMixin):
-    """Bulk handlers for an adrf ``ModelViewSet``; see the README for the endpoints they serve.
+    """Bulk handlers for an adrf ``ModelViewSet``; their endpoints: docs/semantics.md#endpoints.
     ``GET`` on the list also exports every row as CSV or NDJSON (``exports.BulkExportMixin``).
     A write request takes one trip to a thread (``single_trip.SingleTripMixin``)."""
 
