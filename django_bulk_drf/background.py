@@ -48,6 +48,7 @@ from .operations import (
     get_operation_store,
     now,
 )
+from .protocols import BulkViewSet
 from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .staging import StagedChunk
@@ -188,7 +189,7 @@ def share_work_time(reports: dict[int, ChunkReport], seconds: float) -> None:
 
 
 def apply_chunk(
-    viewset: Any,
+    viewset: BulkViewSet,
     record: OperationRecord,
     index: int,
     chunk: StagedChunk,
@@ -275,7 +276,9 @@ def recover_operation(
             lists[name].extend(chunk.outcome.get(name, []))
     complete = len(chunks) == record.chunks_total
     status = Status.COMPLETED if complete else Status.FAILED
-    counts = {f"{name[:-4]}_count": len(lists[name]) for name in ID_LISTS}
+    created, updated, deleted = (
+        len(lists[f"{kind}_ids"]) for kind in ("created", "updated", "deleted")
+    )
     record = replace(
         record,
         status=status,
@@ -286,9 +289,11 @@ def recover_operation(
         finished_at=now(),
         message="The operation record was lost (was the store restarted without "
         "persistence?) and was rebuilt from the chunk ledger. Committed: "
-        f"{len(chunks)} of {record.chunks_total} chunk(s), {counts['created_count']} created, "
-        f"{counts['updated_count']} updated, {counts['deleted_count']} deleted.",
-        **counts,
+        f"{len(chunks)} of {record.chunks_total} chunk(s), {created} created, "
+        f"{updated} updated, {deleted} deleted.",
+        created_count=created,
+        updated_count=updated,
+        deleted_count=deleted,
     )
     if store.restore(record, lists, [chunk.chunk_index for chunk in chunks]):
         logger.warning("bulk operation %s rebuilt from its ledger: %s", operation_id, status)

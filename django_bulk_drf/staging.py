@@ -26,6 +26,7 @@ from . import exactjson
 from .exceptions import BadBulkRequest, PayloadTooLarge
 from .operations import OperationRecord, OperationStore, get_operation_store, new_operation_id
 from .payloads import BulkPayload
+from .protocols import BulkViewSet
 from .serializers import BulkItemsValidator
 
 #: Chunks held before they are written to the store (and their keys claimed) together.
@@ -71,7 +72,7 @@ class Staging:
 
     def __init__(
         self,
-        viewset: Any,
+        viewset: BulkViewSet,
         payload: BulkPayload,
         *,
         chunk_size: int,
@@ -149,7 +150,7 @@ class Staging:
             viewset=f"{type(viewset).__module__}.{type(viewset).__qualname__}",
             action=viewset.action,
             basename=viewset.basename,
-            method=request.method,
+            method=request.method or "",
             path=request.path,
             query_string=request.META.get("QUERY_STRING", ""),
             unique_fields=payload.unique_fields,

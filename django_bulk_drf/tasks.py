@@ -26,12 +26,9 @@ from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import (
-    background,
-    recovery,  # imported by every worker: connects its signal handlers, draws its life
-)
+from . import background
 from .operations import get_operation_store
-from .operations.leases import PLANNING, holder
+from .operations.leases import PLANNING, holder, worker_life
 from .settings import bulk_settings
 
 logger = logging.getLogger(__name__)
@@ -64,7 +61,7 @@ class OperationTask(Task):
         leases = get_operation_store().leases
         if leases is None or self.request.hostname is None:
             return
-        worker = recovery.worker_life(self.request.hostname)
+        worker = worker_life(self.request.hostname)
         held_by = holder(worker, self.request.id, self.request.retries)
         try:
             leases.release(operation_id, index, held_by, count)
