@@ -49,9 +49,9 @@ from .operations import (
     now,
 )
 from .protocols import BulkViewSet
-from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .staging import StagedChunk
+from .validation import BulkItemsValidator
 
 logger = logging.getLogger(__name__)
 

@@ -49,12 +49,13 @@ from .metrics import measure, sync_metrics
 from .operations import OperationRecord
 from .parsers import with_bulk_parsers
 from .payloads import BulkPayload, body_batches, payload_options, read_payload, request_body
-from .serializers import ValidatedItem, allowed_conflict_targets
 from .settings import bulk_settings
 from .single_trip import SingleTripMixin, ThreadAnswer
 from .staging import Staging, too_many_items
 from .tasks import queue_operation
 from .throttling import BulkOperationThrottle
+from .uniqueness import allowed_conflict_targets
+from .validation import ValidatedItem
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
 

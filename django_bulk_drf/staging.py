@@ -27,7 +27,7 @@ from .exceptions import BadBulkRequest, PayloadTooLarge
 from .operations import OperationRecord, OperationStore, get_operation_store, new_operation_id
 from .payloads import BulkPayload
 from .protocols import BulkViewSet
-from .serializers import BulkItemsValidator
+from .validation import BulkItemsValidator
 
 #: Chunks held before they are written to the store (and their keys claimed) together.
 FLUSH_CHUNKS = 10
