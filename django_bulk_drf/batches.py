@@ -114,7 +114,7 @@ def write_together(
 ) -> dict[int, ChunkReport]:
     """The batch in one transaction: claim, validate, write, record; raises what the database
     raised (the transaction is then rolled back)."""
-    operation_id = record.task_id
+    operation_id = record.operation_id
     db = viewset.get_queryset().db
     with transaction.atomic(using=db):
         indexes = [part.index for part in chunks]

@@ -144,7 +144,7 @@ class Staging:
         request = viewset.request
         user = getattr(request, "user", None)
         record = OperationRecord(
-            task_id=self.operation_id,
+            operation_id=self.operation_id,
             operation=payload.operation,
             owner_id=str(user.pk) if user is not None and user.is_authenticated else None,
             viewset=f"{type(viewset).__module__}.{type(viewset).__qualname__}",

@@ -65,12 +65,12 @@ async def test_a_get_pages_its_rows(api):
     for index in (1, 0):
         rows = [{"id": index * CHUNK + i} for i in range(CHUNK)]
         report = ChunkReport(CHUNK, results=rows)
-        await asyncio.to_thread(store.report_chunk, record.task_id, index, report)
+        await asyncio.to_thread(store.report_chunk, record.operation_id, index, report)
 
-    pages = await read_all(api, record.task_id, "rows", limit=15)
+    pages = await read_all(api, record.operation_id, "rows", limit=15)
 
     assert [row["id"] for page in pages for row in page["results"]] == list(range(2 * CHUNK))
-    status = (await api.get(f"/api/operations/{record.task_id}/status/")).json()
+    status = (await api.get(f"/api/operations/{record.operation_id}/status/")).json()
     assert status["result"]["results"] == [{"id": i} for i in range(2 * CHUNK)]
     assert "results_truncated" not in status["result"]
 
