@@ -13,18 +13,8 @@ from django_bulk_drf.staging import StagedChunk
 from django_bulk_drf.writers import WriteResult
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation
-from tests.fixtures.services import unfinished_operations
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("end_staged")]
-
-
-@pytest.fixture
-def end_staged():
-    """These tests stage operations no task will run: end them, so nothing waits for them."""
-    yield
-    store = get_operation_store()
-    for key in unfinished_operations():
-        store.fail(key.rsplit(":", 1)[-1], "The test that staged this operation has ended.")
 
 
 def test_a_chunk_applied_twice_writes_once_and_reports_the_same():
