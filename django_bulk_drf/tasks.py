@@ -7,7 +7,7 @@ and reports on its own. Tasks are acknowledged late, so a run whose worker dies 
 chunk ledger makes the second run of a committed chunk a no-op. A task whose database or Redis
 connection fails is retried with backoff (a chunk committed just before the failure is then only
 reported). A task that finds its operation record gone ends it from the ledger
-(``background.recover_operation``) instead of failing.
+(``ledger.recover_operation``) instead of failing.
 
 Each task releases, when it returns, the holdings its worker recorded when it received it, one per
 chunk of its run (``recovery.py``: the chunks of a worker that dies are taken up by the others). A
@@ -19,6 +19,8 @@ database answers.
 from __future__ import annotations
 
 import logging
+import os
+import secrets
 from typing import Any
 
 from celery import Task, group, shared_task
@@ -26,15 +28,25 @@ from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import (
-    background,
-    recovery,  # imported by every worker: connects its signal handlers, draws its life
-)
+from . import background
+from .batches import OperationLost
+from .ledger import fail_operation
 from .operations import get_operation_store
 from .operations.leases import PLANNING, holder
 from .settings import bulk_settings
 
 logger = logging.getLogger(__name__)
+
+#: What tells this worker process's life from any other under the same node name: its pid and a
+#: random mark (a pid alone comes back, in a container or after a ``SIGHUP`` restart, which execs
+#: in place). Drawn when this module is imported, which the app's ``ready()`` does in the worker's
+#: main process before it forks its pool: the pool processes inherit it, and release what the main
+#: process recorded they hold. The life is the main process's: it receives the tasks and beats;
+#: when it dies (the whole process group killed, the machine lost) the beats stop and its holdings
+#: are taken up (``recovery.py``), even if a pool process outlives it for a while (the chunk ledger
+#: then keeps each chunk applied once). A pool process that dies alone is replaced by the main
+#: process, which stays alive; its task is redelivered by the broker (``reject_on_worker_lost``).
+PROCESS_LIFE = f"{os.getpid()}.{secrets.token_hex(4)}"
 
 RETRIED_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
@@ -48,7 +60,7 @@ class OperationTask(Task):
             return
         reason = f"{type(exc).__name__}: {exc}."
         try:
-            background.fail_operation(operation_id, reason)
+            fail_operation(operation_id, reason)
         except Exception:  # the database (or the store) is what failed: the sweep ends it later
             logger.exception("could not end bulk operation %s as failed yet", operation_id)
             try:
@@ -64,12 +76,17 @@ class OperationTask(Task):
         leases = get_operation_store().leases
         if leases is None or self.request.hostname is None:
             return
-        worker = recovery.worker_life(self.request.hostname)
+        worker = worker_life(self.request.hostname)
         held_by = holder(worker, self.request.id, self.request.retries)
         try:
             leases.release(operation_id, index, held_by, count)
         except Exception:  # the sweep finds the holder alive, or the chunk counted
             logger.exception("could not release task %s of operation %s", index, operation_id)
+
+
+def worker_life(hostname: str) -> str:
+    """The holder name of this life of the worker ``hostname`` (its heartbeat's key too)."""
+    return f"{hostname}#{PROCESS_LIFE}"
 
 
 TASK_OPTIONS = {
@@ -100,8 +117,8 @@ def run_operation(self: Task, operation_id: str) -> None:
             return
         for run in runs:
             background.process_chunk(operation_id, *run)
-    except background.OperationLost as exc:
-        background.fail_operation(operation_id, str(exc))
+    except OperationLost as exc:
+        fail_operation(operation_id, str(exc))
     finally:
         self.release(operation_id, PLANNING)
 
@@ -111,8 +128,8 @@ def process_chunk(self: Task, operation_id: str, index: int, count: int = 1) -> 
     """Validate, write and report chunks ``index`` to ``index + count - 1`` of the operation."""
     try:
         background.process_chunk(operation_id, index, count)
-    except background.OperationLost as exc:
-        background.fail_operation(operation_id, str(exc))
+    except OperationLost as exc:
+        fail_operation(operation_id, str(exc))
     finally:
         self.release(operation_id, index, count)
 

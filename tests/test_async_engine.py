@@ -7,9 +7,9 @@ from django.test import override_settings
 
 from asgi_demo.contracts.models import Contract
 from django_bulk_drf import background, tasks
+from django_bulk_drf.chunks import StagedChunk
 from django_bulk_drf.models import ChunkLedger
 from django_bulk_drf.operations import ChunkReport, get_operation_store
-from django_bulk_drf.staging import StagedChunk
 from django_bulk_drf.writers import WriteResult
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation

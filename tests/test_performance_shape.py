@@ -7,9 +7,9 @@ from rest_framework.exceptions import ValidationError
 
 from asgi_demo.contracts.serializers import ContractSerializer
 from django_bulk_drf import background
+from django_bulk_drf.chunks import StagedChunk
 from django_bulk_drf.fastpath import fast_validator_for
 from django_bulk_drf.operations import get_operation_store
-from django_bulk_drf.staging import StagedChunk
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation
 from tests.testapp.serializers import BookSerializer, OwnedSerializer
