@@ -27,7 +27,7 @@ from rest_framework.routers import Route, SimpleRouter
 
 from .actions import Route as BulkRoute
 from .actions import route_mapping
-from .mixins import BulkOperationsMixin
+from .bulk_requests import BulkRequestMixin
 from .parsers import ARRAY_MEDIA_TYPES
 
 #: The path segment of the background endpoints, and the lookup value that shares their URL.
@@ -65,7 +65,7 @@ class BulkRouter(DefaultRouter):
         self.plain_router = DefaultRouter(*args, **kwargs)
 
     def get_routes(self, viewset: Any) -> list[Route]:
-        if not issubclass(viewset, BulkOperationsMixin):
+        if not issubclass(viewset, BulkRequestMixin):
             return self.plain_router.get_routes(viewset)
         shadowed = [
             action.__name__
