@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 
+import django_bulk_drf
 from asgi_demo.environment import bulk_settings_from_env, env_flag
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -130,7 +131,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "django-bulk-drf demo API",
-    "VERSION": "0.1.0",
+    "VERSION": django_bulk_drf.__version__,
     "SERVE_INCLUDE_SCHEMA": False,
     "DESCRIPTION": "Contracts with bulk create, update, upsert and delete: arrays answered at "
     "once, /bulk/ endpoints answered 202 and processed by Celery, progress at /api/operations/.",

@@ -1,4 +1,4 @@
-"""The exact bodies of the bulk answers (SPEC §3): synchronous results and the ``202``."""
+"""The exact bodies of the bulk answers: synchronous results and the ``202`` (docs/semantics.md)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,6 @@ from .list_operations import ListBulkOperationsMixin
 
 
 class BulkOperationsMixin(ListBulkOperationsMixin, BackgroundOperationsMixin, BulkExportMixin):
-    """Bulk handlers for an adrf ``ModelViewSet``; see the README for the endpoints they serve.
+    """Bulk handlers for an adrf ``ModelViewSet``; their endpoints: docs/semantics.md#endpoints.
     ``GET`` on the list also exports every row as CSV or NDJSON (``exports.BulkExportMixin``).
     A write request takes one trip to a thread (``single_trip.SingleTripMixin``)."""

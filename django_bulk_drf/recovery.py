@@ -1,4 +1,4 @@
-"""Taking up the work of a worker that died, with no broker tuning.
+"""Taking up the work of a dead worker without broker tuning (docs/deployment.md#failures).
 
 A worker killed outright (the OOM killer, a lost machine) cannot give its tasks back: the Redis
 broker redelivers them only after ``visibility_timeout`` (an hour by default). So every worker
@@ -99,7 +99,9 @@ def start_watch(worker: str) -> None:
 
 
 def beat(worker: str) -> None:
-    get_operation_store().leases.beat(worker, WORKER_TTL)
+    leases = get_operation_store().leases
+    if leases is not None:
+        leases.beat(worker, WORKER_TTL)
 
 
 def watch(worker: str, stop: threading.Event | None = None) -> None:
@@ -123,6 +125,8 @@ def sweep(worker: str) -> int:
     fail; returns the number of tasks re-queued."""
     store = get_operation_store()
     leases = store.leases
+    if leases is None:  # a store of one process: no worker to lose
+        return 0
     queue_empty = broker_queue_is_empty()  # read before this sweep sends anything
     found = leases.look(is_live=lambda operation_id: is_live(store, operation_id))
     taken = [orphan for orphan in found.orphans if leases.take_over(orphan)]

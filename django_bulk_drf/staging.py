@@ -5,8 +5,8 @@
 
 - each chunk's items claim their keys (``BulkItemsValidator.claimed_keys``: pk or conflict target,
   unique sets) in the operation store, in payload order: across the whole payload the first item
-  keeps a key and a later one is refused with the sync path's error. The store holds a
-  16-byte digest per key, never the items; the refusals travel inside their chunk
+  keeps a key and a later one is refused with the sync path's error (docs/semantics.md#duplicates).
+  The store holds a 16-byte digest per key, never the items; the refusals travel inside their chunk
   (``chunks.StagedChunk``), whose task reports them;
 - chunks go to the store ``FLUSH_CHUNKS`` at a time, under the new operation's id, before its
   record exists; one item past ``max_records`` is a ``413`` at once;

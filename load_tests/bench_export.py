@@ -75,6 +75,13 @@ def server_growth_kb(pid: int, measure) -> tuple[float, int, float]:
     return seconds, lines, harness.proc_status_kb(pid, "VmHWM") - baseline
 
 
+READERS = (
+    ("copy", "COPY … TO STDOUT (psycopg, no HTTP)"),
+    ("csv", "export, Accept: text/csv (COPY fast path)"),
+    ("ndjson", "export, Accept: application/x-ndjson"),
+)
+
+
 def main() -> None:
     options = parse_args()
     load_at_start = harness.load_average()
@@ -99,11 +106,7 @@ def main() -> None:
                 growth[name] = max(growth[name], grown)
     copy_time = harness.median(timings["copy"])
     table = []
-    for name, label in (
-        ("copy", "COPY … TO STDOUT (psycopg, no HTTP)"),
-        ("csv", "export, Accept: text/csv (COPY fast path)"),
-        ("ndjson", "export, Accept: application/x-ndjson"),
-    ):
+    for name, label in READERS:
         seconds = harness.median(timings[name])
         table.append(
             [
@@ -128,6 +131,14 @@ def main() -> None:
         f"{fmt_mb(max(growth.values()))} for {fmt_int(rows)} rows",
         load_at_start,
     )
+    readers = []
+    for name, label in READERS:
+        seconds = harness.median(timings[name])
+        reader = {"reader": name, "label": label, "seconds": round(seconds, 3)}
+        reader["rows_per_second"] = round(rows / seconds)
+        reader["server_growth_mb"] = round(growth[name] / 1024, 1) if name in growth else None
+        readers.append(reader)
+    harness.write_results(SCRIPT, {"rows": rows, "readers": readers}, load_at_start)
 
 
 def check(lines: int, expected: int, what: str) -> None:

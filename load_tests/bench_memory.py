@@ -101,6 +101,20 @@ def main() -> None:
         f"{fmt_int(options.rows)} rows",
         load_at_start,
     )
+    figures = {
+        "rows": options.rows,
+        "full_table": options.full,
+        "payload_mb": round(len(body) / 1e6, 1),
+        "rows_per_second": round(options.rows / elapsed),
+        "worker_peak_mb": round(worker_peak / 1024, 1),
+        "worker_tree_peak_mb": round(worker_tree.peak_sum_rss_kb / 1024, 1),
+        "server_baseline_mb": round(server_tree.baseline_rss_kb / 1024, 1),
+        "server_peak_mb": round(server_peak / 1024, 1),
+        "server_growth_mb": round(server_growth / 1024, 1),
+    }
+    variant = f"{options.rows}-rows" if options.rows != 100_000 else ""
+    variant += "-full" if options.full else ""
+    harness.write_results(SCRIPT, figures, load_at_start, variant.lstrip("-"))
 
 
 if __name__ == "__main__":

@@ -388,6 +388,31 @@ def main() -> None:
         f"COPY (target ≥ 0.10×); {chunk_summary(cost)}",
         load_at_start,
     )
+    harness.write_results(
+        SCRIPT,
+        {
+            "rows": options.rows,
+            "copy_rows_per_second": round(copy_rate),
+            "creates": {
+                name: {
+                    "rows_per_second": round(figures["rows_per_s"]),
+                    "intake_growth_mb": round(figures["intake_growth_kb"] / 1024, 1),
+                    "server_growth_mb": round(figures["server_growth_kb"] / 1024, 1),
+                    "worker_tree_peak_mb": round(figures["worker_tree_kb"] / 1024, 1),
+                    "worker_peak_mb": round(figures["worker_largest_kb"] / 1024, 1),
+                }
+                for name, figures in (("json", as_json), ("csv", as_csv))
+            },
+            "concurrent_upserts": {
+                "clients": options.concurrent,
+                "rows_each": options.concurrent_rows,
+                "rows_per_second": round(concurrent_rate),
+                "copy_rows_per_second": round(copy_upsert_rate),
+            },
+            "chunk_fixed_cost_ms": round(cost["fixed_ms"], 2),
+        },
+        load_at_start,
+    )
 
 
 if __name__ == "__main__":

@@ -398,6 +398,41 @@ def report(
         "adrf one)",
         load_at_start,
     )
+    harness.write_results(SCRIPT, figures_of(endpoints, times, options), load_at_start)
+
+
+def figures_of(
+    endpoints: list[EndpointFigures], times: list[ServerTime], options: argparse.Namespace
+) -> dict[str, object]:
+    """What the two tables show, as the results file stores it (milliseconds)."""
+
+    def ms(latencies: list[float], fraction: float) -> float:
+        return round(harness.percentile(latencies, fraction) * 1000, 1)
+
+    return {
+        "single_client": [
+            {
+                "endpoint": figure.label,
+                "p50_ms": ms(figure.latencies, 0.5),
+                "p99_ms": ms(figure.latencies, 0.99),
+                "body_bytes": figure.body_bytes,
+            }
+            for figure in times
+        ],
+        "pollers": {
+            "clients": options.clients,
+            "rows": [
+                {
+                    "endpoint": endpoint.label,
+                    "requests_per_second": round(endpoint.requests_per_second, 1),
+                    "p50_ms": ms(endpoint.latencies, 0.5),
+                    "p99_ms": ms(endpoint.latencies, 0.99),
+                    "errors": sum(endpoint.errors.values()),
+                }
+                for endpoint in endpoints
+            ],
+        },
+    }
 
 
 if __name__ == "__main__":

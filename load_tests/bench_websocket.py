@@ -12,7 +12,7 @@ Run: ``python -m load_tests.bench_websocket [--clients 1000] [--rows 10000]``
    permessage-deflate a browser offers unless ``--no-compression``) connect to
    ``/ws/operations/<id>/`` and receive their ``operation.status`` snapshot.
 4. Then the Celery worker starts, and the operation runs (one progress event per chunk).
-5. Progress is conflated (SPEC §3): a client that falls behind is sent the newest state and skips
+5. Progress is conflated: a client that falls behind is sent the newest state and skips
    the ones it had not been sent. So the delay measured is, for every client and every ``seq``
    published after its snapshot, the time from that ``seq``'s publication to the client's receipt
    of a state at least as new (that ``seq`` or a later one): how stale the client's view is. Both
@@ -371,6 +371,38 @@ def main() -> None:
         f"{fmt_mb(run.server_hwm_kb)}",
         load_at_start,
     )
+    variant = "" if options.clients == 1000 else f"{options.clients}-clients"
+    harness.write_results(SCRIPT, figures_of(options, figures, run), load_at_start, variant)
+
+
+def figures_of(options: argparse.Namespace, figures: Delivery, run: Run) -> dict[str, object]:
+    """What the tables show, as the results file stores it (milliseconds, megabytes)."""
+
+    def delays(values: list[float]) -> dict[str, float | None]:
+        points = {"p50": 0.5, "p99": 0.99, "max": 1.0, "min": 0.0}
+        return {
+            name: round(harness.percentile(values, point) * 1000, 1) if values else None
+            for name, point in points.items()
+        }
+
+    clients = len(figures.skipped_per_client)
+    return {
+        "clients": options.clients,
+        "rows": options.rows,
+        "progress_delay_ms": delays(figures.progress_delays),
+        "terminal_delay_ms": delays(figures.terminal_delays),
+        "published": figures.expected,
+        "received": figures.received,
+        "skipped_per_client_mean": round(figures.skipped / clients, 1) if clients else None,
+        "clients_without_terminal": figures.without_terminal,
+        "older_after_newer": figures.out_of_order,
+        "duplicates": figures.duplicates,
+        "server_rss_mb": {
+            "before": round(run.rss_before_kb / 1024, 1),
+            "connected": round(run.rss_connected_kb / 1024, 1),
+            "peak": round(run.server_hwm_kb / 1024, 1),
+        },
+    }
 
 
 def report(

@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -468,6 +469,82 @@ def main() -> None:
     summary = summary_text(results, latency, options.sizes)
     summary = "; ".join(part for part in (summary, print_comparison(comparison)) if part)
     harness.print_summary(SCRIPT, summary, load_at_start)
+    harness.write_results(
+        SCRIPT, figures_of(results, latency, comparison, options), load_at_start, variant(options)
+    )
+
+
+def variant(options: argparse.Namespace) -> str:
+    """The results file's suffix: the comparison alone, or a chunk size other than the default."""
+    if not options.sizes:
+        return "comparison"
+    chunk_size = os.environ.get("BENCH_CHUNK_SIZE")
+    return f"chunk{chunk_size}" if chunk_size else ""
+
+
+def figures_of(
+    results: Results,
+    latency: dict[str, dict[str, Latency]] | None,
+    comparison: Comparison,
+    options: argparse.Namespace,
+) -> dict[str, object]:
+    """What the tables show, as the results file stores it (milliseconds, rows per second)."""
+
+    def ms(seconds: float | None) -> float | None:
+        return round(seconds * 1000, 1) if seconds is not None else None
+
+    throughput = []
+    for case in CASES:
+        for path in PATHS:
+            for size in options.sizes:
+                cell = results.get((path.key, case, size))
+                entry = {"path": path.key, "label": path.label, "table": case, "rows": size}
+                entry["rows_per_second"] = round(cell.rate) if cell and cell.rate else None
+                if cell and cell.skipped:
+                    entry["skipped"] = cell.skipped
+                throughput.append(entry)
+    latency_rows = [
+        {
+            "request": kinds[name].label,
+            "connections": server,
+            "p50_ms": ms(kinds[name].p50),
+            "p99_ms": ms(harness.percentile(kinds[name].samples, 0.99))
+            if kinds[name].samples
+            else None,
+        }
+        for name in LATENCY_KINDS
+        for server, kinds in (latency or {}).items()
+    ]
+    rounded = {
+        key: {name: ms(value) for name, value in values.items()}
+        for key, values in (
+            ("upsert_p50_ms", comparison.upsert_p50),
+            ("single_p50_ms", comparison.single_p50),
+        )
+    }
+    rows_per_second = {
+        case: {
+            name: round(rate)
+            for (name, of_case), rate in comparison.rows_per_s.items()
+            if of_case == case
+        }
+        for case in CASES
+    }
+    validation = comparison.validation
+    return {
+        "chunk_size": int(os.environ.get("BENCH_CHUNK_SIZE", "100")),
+        "throughput": throughput,
+        "latency": latency_rows,
+        "comparison": {
+            **rounded,
+            "rows_per_second": rows_per_second,
+            "validation_items_per_second": {
+                "compiled": round(validation["compiled"]) if validation else None,
+                "drf": round(validation["drf"]) if validation else None,
+            },
+            "peer_missing": comparison.peer_missing,
+        },
+    }
 
 
 # -- comparison with django-bulk-drf 0.2.91 and the hand-written view -------------------------
@@ -630,7 +707,16 @@ def comparison_rows_per_s(
 def validation_figures(stack: BenchStack) -> dict[str, float]:
     """Items/s of validation alone (``load_tests.validation``, in its own process)."""
     done = subprocess.run(
-        [harness.PYTHON, "-m", "load_tests.validation", "--items", "20000", "--runs", "5"],
+        [
+            harness.PYTHON,
+            "-m",
+            "load_tests.validation",
+            "--items",
+            "20000",
+            "--runs",
+            "5",
+            "--no-results",
+        ],
         cwd=harness.PROJECT_ROOT,
         env=stack.env(),
         capture_output=True,

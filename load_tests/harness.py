@@ -129,6 +129,36 @@ def print_summary(script: str, text: str, load_at_start: float) -> None:
     print(f"SUMMARY {script}: {text}", flush=True)
 
 
+RESULTS_DIR = PROJECT_ROOT / "load_tests" / "results"
+
+
+def write_results(
+    script: str, figures: dict[str, Any], load_at_start: float, variant: str = ""
+) -> Path:
+    """Store a run's figures as ``results/<script>[.<variant>].json``, the charts' input.
+
+    Every benchmark calls this once, at the end, beside its summary line: the file holds the date,
+    the machine and its load with the figures, so that ``python -m load_tests.charts`` can draw
+    and caption them without running anything.
+    """
+    name = f"{script}.{variant}" if variant else script
+    now = datetime.now(UTC)
+    document = {
+        "benchmark": script,
+        "command": " ".join(["python -m", f"load_tests.{script}", *sys.argv[1:]]),
+        "date": now.date().isoformat(),
+        "time": now.strftime("%H:%M UTC"),
+        "machine": {"cores": os.cpu_count(), "note": os.environ.get("BENCH_MACHINE_NOTE", "")},
+        "load_average": {"start": round(load_at_start, 2), "end": round(load_average(), 2)},
+        "figures": figures,
+    }
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{name}.json"
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n")
+    print(f"figures written to {path}", file=sys.stderr, flush=True)
+    return path
+
+
 def load_average() -> float:
     """The one-minute load average of the machine."""
     return float(Path("/proc/loadavg").read_text().split()[0])

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .harness import contract_rows, load_average, median
+from .harness import contract_rows, load_average, median, write_results
 
 
 def rates(count: int, runs: int) -> dict[str, float]:
@@ -57,6 +57,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m load_tests.validation", description=__doc__)
     parser.add_argument("--items", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--no-results", action="store_true", help="print only (bench_writes runs it this way)"
+    )
     options = parser.parse_args()
     load = load_average()
     figures = rates(options.items, options.runs)
@@ -64,6 +67,9 @@ def main() -> None:
     print(f"compiled path:      {figures['compiled']:,.0f} items/s")
     print(f"ratio:              {figures['compiled'] / figures['drf']:.1f}×")
     print(f"one-minute load average {load:.2f} at the start")
+    if not options.no_results:
+        rounded = {f"{name}_items_per_second": round(rate) for name, rate in figures.items()}
+        write_results("validation", rounded, load)
     print(json.dumps(figures | {"load_average": load}))
 
 

@@ -1,4 +1,4 @@
-"""``/bulk/`` bodies read and staged a part at a time (SPEC §4: bounded memory).
+"""``/bulk/`` bodies read and staged a part at a time, in bounded memory (docs/semantics.md).
 
 A body sent in parts is staged chunk by chunk as the server reads it, its keys checked across the
 whole payload on the way; the server never holds it whole, and no worker loads more than the chunk

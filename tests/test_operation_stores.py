@@ -1,13 +1,16 @@
-"""The Redis store and the local store, driven through the same calls, answer and publish the same.
+"""Every store, driven through the same calls, answers and publishes the same.
 
-The state machine is written once in Python (``operations/store.py``); the local store runs it, the
-Redis store's Lua scripts receive it as arguments. Each scenario here runs against both (real
-Redis, no worker, no database) and compares every answer, the rendered status and the published
-events: their types, ``seq`` order and counts. The lists (``operations/lists.py``) are compared
-page by page: chunks counted out of order, errors found before the chunks merged by index, pages
-that span segments, the first 1,000 in a status body.
+The state machine is written once in Python (``operations/states.py``); the local store runs it, the
+Redis store's Lua scripts receive it as arguments. A third store, ``DictStore``, is written in this
+file with the package's public pieces only, as a user would add one: a store is one module
+implementing the protocols of ``operations/protocols.py``. Each scenario here runs against the three
+(real Redis, no worker, no database) and compares every answer, the rendered status and the
+published events: their types, ``seq`` order and counts. The lists (``operations/lists.py``) are
+compared page by page: chunks counted out of order, errors found before the chunks merged by
+index, pages that span segments, the first 1,000 in a status body.
 """
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -15,8 +18,10 @@ from typing import Any
 
 import orjson
 import pytest
+from django.test import override_settings
 from django_redis import get_redis_connection
 
+from django_bulk_drf import exactjson
 from django_bulk_drf.operations import (
     FIRST,
     STATUS_LIST_LIMIT,
@@ -26,15 +31,166 @@ from django_bulk_drf.operations import (
     OperationStore,
     Page,
     Position,
+    ProgressEvents,
     RedisOperationStore,
     Status,
+    get_operation_store,
     new_operation_id,
+    now,
 )
+from django_bulk_drf.operations.events import OperationEvents, Subscription
+from django_bulk_drf.operations.lists import SegmentedList
 from django_bulk_drf.operations.redis import channel_name, decode_published, record_key
+from django_bulk_drf.operations.states import Move, after_chunk, moved, restored_seq
+from django_bulk_drf.progress import operation_events
 from django_bulk_drf.writers import WriteResult
 from tests.fixtures.records import CHUNK, operation_record
 
 END_OF_TEST = b"end of test"
+
+
+class DictStore(OperationStore):
+    """A store of dicts for one thread, written with the public pieces only: the state machine
+    (``states.py``), the in-memory segmented list (``lists.py``) and exact JSON. No leases: its
+    worker cannot be lost without it."""
+
+    progress_events = "tests.test_operation_stores.DictEvents"
+
+    def __init__(self) -> None:
+        self.records: dict[str, OperationRecord] = {}
+        self.chunks: dict[tuple[str, int], bytes] = {}
+        self.lists: dict[tuple[str, str], SegmentedList] = {}
+        self.counted: set[tuple[str, int]] = set()
+        self.claims: dict[tuple[str, bytes], int] = {}
+        self.keys: dict[str, tuple[float, dict[str, str]]] = {}
+        self.listeners: list[Callable[[OperationRecord], None]] = []
+
+    # -- OperationRecords
+
+    def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
+        self.records[record.task_id] = record
+        self.chunks.update({(record.task_id, index): blob for index, blob in enumerate(chunks)})
+
+    def record(self, operation_id: str) -> OperationRecord | None:
+        return self.records.get(operation_id)
+
+    def report_chunk(self, operation_id: str, index: int, report: ChunkReport) -> bool:
+        record = self.records.get(operation_id)
+        if record is None or (operation_id, index) in self.counted:
+            return False
+        self.counted.add((operation_id, index))
+        self.chunks.pop((operation_id, index), None)
+        for name, values in report.lists().items():
+            self.lists.setdefault((operation_id, name), SegmentedList(name)).extend(index, values)
+        record, published = after_chunk(record, report, now())
+        self.save(record, published)
+        return True
+
+    def move(self, operation_id: str, move: Move, changes: dict[str, Any]) -> bool:
+        record = self.records.get(operation_id)
+        after = None if record is None else moved(record, move, changes, now())
+        if after is not None:
+            self.save(after, published=True)
+        return after is not None
+
+    def restore(
+        self, record: OperationRecord, lists: dict[str, list[Any]], reported: list[int]
+    ) -> bool:
+        operation_id = record.task_id
+        if operation_id in self.records:
+            return False
+        for name, values in lists.items():
+            self.lists[(operation_id, name)] = SegmentedList(name)
+            self.lists[(operation_id, name)].extend(0, values)
+        self.counted.update((operation_id, index) for index in reported)
+        self.records[operation_id] = record = replace(record, seq=restored_seq())
+        self.publish(record)
+        return True
+
+    def page(
+        self, operation_id: str, name: str, start: Position = FIRST, limit: int = STATUS_LIST_LIMIT
+    ) -> Page:
+        kept = self.lists.get((operation_id, name))
+        return Page([]) if kept is None else kept.page(start, limit)
+
+    def save(self, record: OperationRecord, published: bool) -> None:
+        """Keep ``record``; when ``published``, bump its ``seq`` and hand it to the listeners."""
+        if published:
+            record = replace(record, seq=record.seq + 1)
+        self.records[record.task_id] = record
+        if published:
+            self.publish(record)
+
+    def publish(self, record: OperationRecord) -> None:
+        for listener in list(self.listeners):
+            listener(record)
+
+    # -- Staging
+
+    def stage_chunks(self, operation_id: str, chunks: dict[int, bytes]) -> None:
+        self.chunks.update({(operation_id, index): blob for index, blob in chunks.items()})
+
+    def claim_keys(
+        self, operation_id: str, claims: list[tuple[int, list[bytes]]]
+    ) -> list[tuple[int, int, int]]:
+        refused = []
+        for index, keys in claims:
+            for position, key in enumerate(keys):
+                first = self.claims.setdefault((operation_id, key), index)
+                if first != index:
+                    refused.append((index, position, first))
+                    break
+        return refused
+
+    def end_staging(self, operation_id: str, *, keep_payload: bool) -> None:
+        self.claims = {key: i for key, i in self.claims.items() if key[0] != operation_id}
+        if not keep_payload:
+            self.chunks = {key: c for key, c in self.chunks.items() if key[0] != operation_id}
+
+    def load_chunk(self, operation_id: str, index: int) -> Any:
+        blob = self.chunks.get((operation_id, index))
+        return None if blob is None else exactjson.loads(blob)
+
+    # -- IdempotencyKeys
+
+    def claim_key(self, key: str, value: dict[str, str], ttl: int) -> dict[str, str] | None:
+        expires, held = self.keys.get(key, (0.0, {}))
+        if expires > time.monotonic():
+            return held
+        self.set_key(key, value, ttl)
+        return None
+
+    def set_key(self, key: str, value: dict[str, str], ttl: int) -> None:
+        self.keys[key] = (time.monotonic() + ttl, value)
+
+    def release_key(self, key: str) -> None:
+        self.keys.pop(key, None)
+
+
+class DictEvents(OperationEvents):
+    """The progress hub of ``DictStore`` (``ProgressEvents``), named by its ``progress_events``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        store = get_operation_store()
+        assert isinstance(store, DictStore)
+        self.store = store
+        self.loop = asyncio.get_running_loop()
+
+    async def subscribe(self, operation_id: str) -> Subscription:
+        subscription = Subscription(operation_id)
+        if not self.subscribers:
+            self.store.listeners.append(self.hear)
+        self.add(subscription)
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        self.discard(subscription)
+        if not self.subscribers and self.hear in self.store.listeners:
+            self.store.listeners.remove(self.hear)
+
+    def hear(self, state: OperationRecord) -> None:
+        self.loop.call_soon_threadsafe(self.fan_out, state.task_id, state)
 
 
 def new_record(operation_id: str, *, chunks: int, operation: str = "create") -> OperationRecord:
@@ -268,8 +424,11 @@ def run_on_redis(store: RedisOperationStore, operation_id: str, scenario: Callab
     return answers, store.status(operation_id), events
 
 
-def run_locally(operation_id: str, scenario: Callable) -> tuple:
-    store = LocalOperationStore()
+def run_locally(
+    operation_id: str, scenario: Callable, store_class: type = LocalOperationStore
+) -> tuple:
+    """The scenario on a store of this process (``store_class``), heard by a listener."""
+    store = store_class()
     events: list[OperationRecord] = []
     store.listeners.append(events.append)
     answers = scenario(store, operation_id)
@@ -316,16 +475,21 @@ def comparable_event(record: OperationRecord) -> tuple:
     )
 
 
+@pytest.mark.parametrize("store_class", [LocalOperationStore, DictStore])
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda scenario: scenario.__name__)
-def test_both_stores_answer_and_publish_the_same(redis_store, scenario):
+def test_every_store_answers_and_publishes_as_the_redis_store(redis_store, scenario, store_class):
     store, operation_ids = redis_store
     operation_id = new_operation_id()
     operation_ids.append(operation_id)
     started = time.time_ns() // 1_000_000
 
     on_redis = run_on_redis(store, operation_id, scenario)
-    locally = run_locally(operation_id, scenario)
+    locally = run_locally(operation_id, scenario, store_class)
 
+    for _, _, events in (on_redis, locally):
+        seqs = [event.seq for event in events]
+        assert seqs == sorted(set(seqs))
+        assert all(seq >= started for seq in seqs if comparable_seq(seq) == "restored")
     answers, status, events = on_redis
     assert [comparable_answer(answer) for answer in answers] == [
         comparable_answer(answer) for answer in locally[0]
@@ -334,9 +498,30 @@ def test_both_stores_answer_and_publish_the_same(redis_store, scenario):
     assert [comparable_event(event) for event in events] == [
         comparable_event(event) for event in locally[2]
     ]
-    seqs = [event.seq for event in events]
-    assert seqs == sorted(set(seqs))
-    assert all(seq >= started for seq in seqs if comparable_seq(seq) == "restored")
+
+
+@override_settings(
+    BULK_DRF_OPERATION_STORE="tests.test_operation_stores.DictStore", BULK_DRF_PROGRESS_EVENTS=None
+)
+async def test_a_store_set_in_settings_brings_its_hub_and_its_clients_hear_it():
+    store = get_operation_store()
+    hub = operation_events()
+    assert type(store) is DictStore and store.leases is None
+    assert type(hub) is DictEvents and isinstance(hub, ProgressEvents)
+    operation_id = new_operation_id()
+    store.create(new_record(operation_id, chunks=1), staged_chunks(1))
+
+    subscription = await hub.subscribe(operation_id)
+    store.start(operation_id)
+    running = await subscription.next(timeout=5)
+    store.report_chunk(operation_id, 0, report(0))
+    completed = await subscription.next(timeout=5)
+    await hub.unsubscribe(subscription)
+
+    assert running is not None and running.status is Status.RUNNING
+    assert completed is not None and completed.status is Status.COMPLETED
+    assert completed.seq == running.seq + 1 and completed.created_count == CHUNK
+    assert store.listeners == []  # the last client out releases the store
 
 
 def test_pages_read_every_value_once_in_payload_order_and_the_status_lists_the_first():

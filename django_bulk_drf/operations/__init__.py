@@ -2,15 +2,22 @@
 
 - ``record.py``: ``Status``, the typed ``OperationRecord``, ``ChunkReport``, the status body.
 - ``lists.py``: an operation's ids, rows and errors, in payload order, read a page at a time.
-- ``store.py``: the ``OperationStore`` interface and the state machine, written once.
-- ``redis.py``: ``RedisOperationStore`` (production: every process and worker shares it), and
-  ``lua.py``, its scripts.
-- ``local.py``: ``LocalOperationStore`` (embedded mode: one process, no Redis).
+- ``states.py``: the state machine, written once, applied by every store.
+- ``protocols.py``: the parts of a store, each a typed ``Protocol``: ``OperationRecords``,
+  ``Staging``, ``IdempotencyKeys``, ``ChunkLeases`` (stores shared by several processes only) and
+  ``ProgressEvents``.
+- ``store.py``: ``OperationStore``, those parts in one class, and what follows from them.
+- ``events.py``: what every progress hub shares (``Subscription``, the local fan-out).
+- ``redis.py``: ``RedisOperationStore`` (production: every process and worker shares it), with
+  ``lua.py``, its scripts, ``leases.py``, its chunk leases, and ``redis_events.py``, its hub.
+- ``local.py``: ``LocalOperationStore`` (embedded mode: one process, no Redis, no leases), with
+  ``local_events.py``, its hub.
 
 ``BULK_DRF_OPERATION_STORE`` names the store class (an import string); by default (None) it is
 the Redis store when the ``default`` cache is django-redis, else the local one. A new store is one
-new module: a subclass of ``OperationStore`` (and, for live progress, an ``OperationEvents`` hub
-named by its ``progress_events``).
+new module: a subclass of ``OperationStore`` implementing the protocols with the public pieces
+(``states.py``, ``lists.SegmentedList``), and, for live progress, a ``ProgressEvents`` hub named by
+its ``progress_events`` (``tests/test_operation_stores.py`` defines one in the test file).
 """
 
 from __future__ import annotations
@@ -30,6 +37,13 @@ from .lists import (
     encode_cursor,
 )
 from .local import LocalOperationStore
+from .protocols import (
+    ChunkLeases,
+    IdempotencyKeys,
+    OperationRecords,
+    ProgressEvents,
+    Staging,
+)
 from .record import (
     COUNTERS,
     ID_LISTS,
@@ -54,14 +68,19 @@ __all__ = [
     "MAX_PAGE_SIZE",
     "RESULT_KINDS",
     "STATUS_LIST_LIMIT",
+    "ChunkLeases",
     "ChunkReport",
+    "IdempotencyKeys",
     "LocalOperationStore",
     "OperationRecord",
+    "OperationRecords",
     "OperationStore",
     "Page",
     "Position",
+    "ProgressEvents",
     "RedisOperationStore",
     "Snapshot",
+    "Staging",
     "Status",
     "decode_cursor",
     "encode_cursor",

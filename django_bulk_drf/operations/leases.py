@@ -184,7 +184,8 @@ class RedisChunkLeases:
                 self.client.srem(HELD_OPERATIONS, operation_id)
                 continue
             holdings = [(int(index), value.decode()) for index, value in held.items()]
-            dead = self._dead_workers({worker_of(held_by) for _, held_by in holdings} - {None})
+            workers = {worker_of(held_by) for _, held_by in holdings}
+            dead = self._dead_workers({worker for worker in workers if worker is not None})
             sweep.orphans += [
                 Orphan(operation_id, index, held_by)
                 for index, held_by in holdings

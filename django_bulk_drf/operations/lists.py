@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -91,3 +92,39 @@ def by_segment(errors: Iterable[dict[str, Any]], chunk_size: int) -> dict[int, l
     for error in by_index(errors):
         segments.setdefault(error["index"] // chunk_size, []).append(error)
     return segments
+
+
+class SegmentedList:
+    """One list of an operation kept in memory, in segments: read a page without a copy of the
+    whole, for a store that keeps its lists in this process (``LocalOperationStore``). The
+    values of a list in ``BY_INDEX`` are kept sorted by index within each segment."""
+
+    def __init__(self, name: str) -> None:
+        self.ordered = name in BY_INDEX
+        self.segments: dict[int, list[Any]] = {}
+        self.order: list[int] = []
+
+    def extend(self, segment: int, values: list[Any]) -> None:
+        if not values:
+            return
+        kept = self.segments.get(segment)
+        if kept is None:
+            bisect.insort(self.order, segment)
+            self.segments[segment] = by_index(values) if self.ordered else list(values)
+            return
+        kept.extend(values)
+        if self.ordered:
+            self.segments[segment] = by_index(kept)
+
+    def page(self, start: Position, limit: int) -> Page:
+        values: list[Any] = []
+        for segment in self.order[bisect.bisect_left(self.order, start.segment) :]:
+            kept = self.segments[segment]
+            offset = start.offset if segment == start.segment else 0
+            if len(values) == limit:
+                return Page(values, Position(segment, offset))
+            taken = kept[offset : offset + limit - len(values)]
+            values.extend(taken)
+            if len(values) == limit and offset + len(taken) < len(kept):
+                return Page(values, Position(segment, offset + len(taken)))
+        return Page(values)

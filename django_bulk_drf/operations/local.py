@@ -2,14 +2,13 @@
 
 With no Redis the worker runs in the serving process (``embedded.py``), so the records, their lists
 and the progress events can stay in process. Every change goes through the state machine of
-``store.py`` under one lock, and each published record is handed to the ``listeners`` (the
+``states.py`` under one lock, and each published record is handed to the ``listeners`` (the
 in-process progress hub) while the lock is held, so that they receive them in ``seq`` order.
-Lists are ``SegmentedList`` objects: one Python list per segment, and the segments in order.
+Lists are ``lists.SegmentedList`` objects: one Python list per segment, and the segments in order.
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
 from collections.abc import Callable
@@ -17,44 +16,10 @@ from dataclasses import replace
 from typing import Any
 
 from .. import exactjson
-from .lists import BY_INDEX, FIRST, STATUS_LIST_LIMIT, Page, Position, by_index
+from .lists import FIRST, STATUS_LIST_LIMIT, Page, Position, SegmentedList
 from .record import ChunkReport, OperationRecord, Snapshot, now
-from .store import Move, OperationStore, after_chunk, moved, restored_seq
-
-
-class SegmentedList:
-    """One list of an operation, in segments (``lists.py``): read a page without a copy of the
-    whole."""
-
-    def __init__(self, ordered: bool) -> None:
-        self.ordered = ordered
-        self.segments: dict[int, list[Any]] = {}
-        self.order: list[int] = []
-
-    def extend(self, segment: int, values: list[Any]) -> None:
-        if not values:
-            return
-        kept = self.segments.get(segment)
-        if kept is None:
-            bisect.insort(self.order, segment)
-            self.segments[segment] = list(values)
-            return
-        kept.extend(values)
-        if self.ordered:
-            self.segments[segment] = by_index(kept)
-
-    def page(self, start: Position, limit: int) -> Page:
-        values: list[Any] = []
-        for segment in self.order[bisect.bisect_left(self.order, start.segment) :]:
-            kept = self.segments[segment]
-            offset = start.offset if segment == start.segment else 0
-            if len(values) == limit:
-                return Page(values, Position(segment, offset))
-            taken = kept[offset : offset + limit - len(values)]
-            values.extend(taken)
-            if len(values) == limit and offset + len(taken) < len(kept):
-                return Page(values, Position(segment, offset + len(taken)))
-        return Page(values)
+from .states import Move, after_chunk, moved, restored_seq
+from .store import OperationStore
 
 
 class LocalOperationStore(OperationStore):
@@ -64,7 +29,7 @@ class LocalOperationStore(OperationStore):
     record, as Redis subscribers would receive it.
     """
 
-    progress_events = "django_bulk_drf.progress.LocalOperationEvents"
+    progress_events = "django_bulk_drf.operations.local_events.LocalOperationEvents"
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -152,8 +117,8 @@ class LocalOperationStore(OperationStore):
             if operation_id in self.records:
                 return False
             for name, values in lists.items():
-                restored = self.lists[(operation_id, name)] = SegmentedList(name in BY_INDEX)
-                restored.extend(0, by_index(values) if name in BY_INDEX else values)
+                restored = self.lists[(operation_id, name)] = SegmentedList(name)
+                restored.extend(0, values)
             self.reported[operation_id] = set(reported)
             self.records[operation_id] = record = replace(record, seq=restored_seq())
             self._publish(record)
@@ -174,7 +139,7 @@ class LocalOperationStore(OperationStore):
     def _list(self, operation_id: str, name: str) -> SegmentedList:
         kept = self.lists.get((operation_id, name))
         if kept is None:
-            kept = self.lists[(operation_id, name)] = SegmentedList(name in BY_INDEX)
+            kept = self.lists[(operation_id, name)] = SegmentedList(name)
         return kept
 
     def page(

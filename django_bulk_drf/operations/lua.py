@@ -1,7 +1,7 @@
 """The Lua scripts of ``RedisOperationStore``, and what they receive from Python.
 
 Each change of a record is one script, so that it is atomic: the counters, the ``seq``, the
-lists and the publication of the new record change together. The state machine of ``store.py``
+lists and the publication of the new record change together. The state machine of ``states.py``
 reaches the scripts as data (``RULES``): no status is spelled in Lua. The lists are kept as
 ``lists.py`` describes: list ``name`` of a record is a sorted set ``<record>:<name>`` of the
 segments that hold values, and one Redis list ``<record>:<name>:<segment>`` per segment.
@@ -15,7 +15,7 @@ import orjson
 
 from .lists import BY_INDEX, STATUS_LIST_LIMIT
 from .record import ID_LISTS, Status
-from .store import CANCEL, COMPLETE, START, Move
+from .states import CANCEL, COMPLETE, START, Move
 
 
 def lua_move(move: Move) -> dict[str, Any]:

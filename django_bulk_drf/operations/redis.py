@@ -3,7 +3,7 @@
 Every change of a record is one Lua script (``lua.py``) that updates the counters and lists, bumps
 the record's ``seq`` and publishes the new record on the operation's pub/sub channel, so that events
 arrive in ``seq`` order with consistent counts, and several workers reporting chunks at once add up
-exactly. The scripts receive the state machine of ``store.py`` as arguments: no status is spelled
+exactly. The scripts receive the state machine of ``states.py`` as arguments: no status is spelled
 in Lua. A status read and a page of a list are one script each: one round trip.
 
 The record is a Redis hash of strings (``encode_record`` / ``decode_record``); that encoding stays
@@ -43,7 +43,8 @@ from .lua import (
     lua_move,
 )
 from .record import ChunkReport, OperationRecord, Snapshot, Status, isoformat, now
-from .store import Move, OperationStore, restored_seq
+from .states import Move, restored_seq
+from .store import OperationStore
 
 # -- the string encoding of a record ------------------------------------------------------------
 
@@ -167,9 +168,8 @@ def async_scripts() -> dict[str, Any]:
 def redis_url() -> str:
     """The Redis URL of the django-redis ``default`` cache, where the records live."""
     location = settings.CACHES["default"]["LOCATION"]
-    if isinstance(location, list | tuple):
-        location = location[0]
-    return location.split(",")[0]
+    first = location if isinstance(location, str) else next(iter(location))
+    return first.split(",")[0]
 
 
 def record_key(operation_id: str) -> str:
@@ -184,7 +184,7 @@ def channel_name(operation_id: str) -> str:
 class RedisOperationStore(OperationStore):
     """Operation records in Redis, shared by every web process and worker."""
 
-    progress_events = "django_bulk_drf.progress.RedisOperationEvents"
+    progress_events = "django_bulk_drf.operations.redis_events.RedisOperationEvents"
 
     _by_client: ClassVar[dict[tuple[type, int], RedisOperationStore]] = {}
 

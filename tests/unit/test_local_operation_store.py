@@ -19,8 +19,8 @@ from django_bulk_drf.operations import (
     encode_cursor,
     new_operation_id,
 )
+from django_bulk_drf.operations.local_events import LocalOperationEvents
 from django_bulk_drf.operations.redis import decode_published, decode_record, encode_record
-from django_bulk_drf.progress import LocalOperationEvents
 from django_bulk_drf.writers import WriteResult
 from tests.fixtures.records import CHUNK, operation_record
 

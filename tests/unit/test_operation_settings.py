@@ -3,9 +3,16 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
+from django.utils.module_loading import import_string
 
-from django_bulk_drf.operations import LocalOperationStore, get_operation_store
-from django_bulk_drf.progress import LocalOperationEvents, operation_events
+from django_bulk_drf.operations import (
+    LocalOperationStore,
+    ProgressEvents,
+    RedisOperationStore,
+    get_operation_store,
+)
+from django_bulk_drf.operations.local_events import LocalOperationEvents
+from django_bulk_drf.progress import operation_events
 
 
 class OwnStore(LocalOperationStore):
@@ -39,3 +46,25 @@ def test_a_setting_that_cannot_be_imported_says_so():
     with override_settings(BULK_DRF_OPERATION_STORE="nowhere.Store"):
         with pytest.raises(ImproperlyConfigured, match="BULK_DRF_OPERATION_STORE = 'nowhere"):
             get_operation_store()
+
+
+@override_settings(
+    BULK_DRF_OPERATION_STORE="django_bulk_drf.operations.local.LocalOperationStore",
+    BULK_DRF_PROGRESS_EVENTS="django_bulk_drf.progress.LocalOperationEvents",
+)
+async def test_a_hub_named_where_it_used_to_live_is_found_with_a_warning():
+    with pytest.warns(DeprecationWarning, match="operations.local_events.LocalOperationEvents"):
+        hub = operation_events()
+    assert type(hub) is LocalOperationEvents
+
+
+def test_the_stores_declare_their_parts():
+    """A store of one process has no leases; each built-in store names a hub beside it."""
+    assert LocalOperationStore().leases is None
+    assert import_string(LocalOperationStore.progress_events) is LocalOperationEvents
+    hub_class = import_string(RedisOperationStore.progress_events)
+    assert hub_class.__module__ == "django_bulk_drf.operations.redis_events"
+    assert issubclass(hub_class, ProgressEvents)
+    assert issubclass(LocalOperationEvents, ProgressEvents)
+    with pytest.raises(ImportError):
+        import_string("django_bulk_drf.progress.NoSuchHub")

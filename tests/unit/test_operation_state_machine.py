@@ -1,11 +1,11 @@
-"""The state machine of an operation (``operations/store.py``), as plain functions on records."""
+"""The state machine of an operation (``operations/states.py``), as plain functions on records."""
 
 from datetime import UTC, datetime
 
 import pytest
 
 from django_bulk_drf.operations import ChunkReport, OperationRecord, Status
-from django_bulk_drf.operations.store import (
+from django_bulk_drf.operations.states import (
     CANCEL,
     COMPLETE,
     FAIL,

@@ -1,9 +1,9 @@
-"""The README's tour, run line by line against the embedded demo on a fresh database.
+"""The endpoint tour (docs/tour.md), run line by line against the embedded demo on a fresh database.
 
 Each ``$ curl …`` line of the tour is run in order through ``bash``, and what it prints is compared
-with the answer the README shows under it: status lines and headers as text, JSON bodies parsed.
+with the answer the the tour shows under it: status lines and headers as text, JSON bodies parsed.
 Only what differs from run to run is compared by form instead of value: timestamps, and operation
-ids, which the README's later lines reuse (they are replaced by the ids this run was given).
+ids, which the tour's later lines reuse (they are replaced by the ids this run was given).
 """
 
 import re
@@ -21,15 +21,15 @@ import pytest
 from tests.fixtures.demo_server import EmbeddedDemo
 from tests.fixtures.services import ROOT
 
-README = ROOT / "README.md"
-README_HOST = "localhost:8000"
+TOUR = ROOT / "docs" / "tour.md"
+TOUR_HOST = "localhost:8000"
 TIMESTAMP_KEYS = frozenset({"created_at", "updated_at", "started_at", "finished_at"})
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 UUID_PATTERN = re.compile(UUID)
 STATUS_PATH = re.compile(rf"/api/operations/({UUID})/")
 ENDED = ("completed", "failed", "cancelled")
 
-# Every endpoint a client of the demo has (SPEC §3), as a tour command must spell it.
+# Every endpoint of the demo (docs/semantics.md#endpoints), as a tour command must spell it.
 ENDPOINTS = {
     "multi-get": r"curl .*'?localhost:8000/api/contracts/\?ids=",
     "single-object create": r"-X POST localhost:8000/api/contracts/ .*-d '\{",
@@ -52,12 +52,13 @@ ENDPOINTS = {
     "operation status": rf"curl -s localhost:8000/api/operations/{UUID}/status/",
     "operation results": rf"curl -s 'localhost:8000/api/operations/{UUID}/results/\?kind=",
     "operation cancel": rf"-X DELETE localhost:8000/api/operations/{UUID}/",
+    "dry run": r"dry_run=true",
 }
 
 
 @dataclass
 class Step:
-    """One ``$`` line of the tour and the text the README shows under it."""
+    """One ``$`` line of the tour and the text the the tour shows under it."""
 
     command: str
     answer: str
@@ -71,10 +72,10 @@ class Answer:
     body: Any
 
 
-def tour_steps(readme: str) -> list[Step]:
+def tour_steps(page: str) -> list[Step]:
     """The commands of the tour's ``console`` blocks with their answers, in order."""
-    tour = re.search(r"<!-- tour -->(.*?)<!-- /tour -->", readme, re.S)
-    assert tour, "README.md has no <!-- tour --> section"
+    tour = re.search(r"<!-- tour -->(.*?)<!-- /tour -->", page, re.S)
+    assert tour, "docs/tour.md has no <!-- tour --> section"
     steps: list[Step] = []
     for block in re.findall(r"```console\n(.*?)```", tour.group(1), re.S):
         for line in block.splitlines():
@@ -108,26 +109,26 @@ def is_timestamp(value: Any) -> bool:
 
 @dataclass
 class Comparison:
-    """Compares README answers with served ones, learning which served operation id stands for
-    which README id as they appear."""
+    """Compares the tour's answers with served ones, learning which served operation id stands for
+    which of the tour's ids as they appear."""
 
     served_ids: dict[str, str] = field(default_factory=dict)
 
     def served_command(self, command: str) -> str:
-        """The command with the README's operation ids replaced by the ones this run got."""
+        """The command with the tour's operation ids replaced by the ones this run got."""
 
         def served(match: re.Match) -> str:
-            readme_id = match.group(0)
-            assert readme_id in self.served_ids, f"{readme_id} appears in no earlier answer"
-            return self.served_ids[readme_id]
+            tour_id = match.group(0)
+            assert tour_id in self.served_ids, f"{tour_id} appears in no earlier answer"
+            return self.served_ids[tour_id]
 
         return UUID_PATTERN.sub(served, command)
 
     def mismatches(self, expected: Any, actual: Any, where: str = "") -> Iterator[str]:
-        """Where ``actual`` differs from the README's ``expected`` JSON, one line each."""
+        """Where ``actual`` differs from the tour's ``expected`` JSON, one line each."""
         if isinstance(expected, dict) and isinstance(actual, dict):
             if set(expected) != set(actual):
-                yield f"{where}: keys {sorted(actual)}, README shows {sorted(expected)}"
+                yield f"{where}: keys {sorted(actual)}, the tour shows {sorted(expected)}"
                 return
             for key, value in expected.items():
                 if key in TIMESTAMP_KEYS and isinstance(value, str):
@@ -137,31 +138,31 @@ class Comparison:
                     yield from self.mismatches(value, actual[key], f"{where}.{key}")
         elif isinstance(expected, list) and isinstance(actual, list):
             if len(expected) != len(actual):
-                yield f"{where}: {len(actual)} items, README shows {len(expected)}"
+                yield f"{where}: {len(actual)} items, the tour shows {len(expected)}"
                 return
             for index, (item, served) in enumerate(zip(expected, actual, strict=True)):
                 yield from self.mismatches(item, served, f"{where}[{index}]")
         elif isinstance(expected, str) and isinstance(actual, str):
             if not self.text_matches(expected, actual):
-                yield f"{where}: {actual!r}, README shows {expected!r}"
+                yield f"{where}: {actual!r}, the tour shows {expected!r}"
         elif expected != actual or type(expected) is not type(actual):
-            yield f"{where}: {actual!r}, README shows {expected!r}"
+            yield f"{where}: {actual!r}, the tour shows {expected!r}"
 
     def text_matches(self, expected: str, actual: str) -> bool:
-        """Equal text, except operation ids: each README id stands for one served id."""
-        readme_ids = UUID_PATTERN.findall(expected)
+        """Equal text, except operation ids: each of the tour's ids stands for one served id."""
+        tour_ids = UUID_PATTERN.findall(expected)
         pattern = "".join(
-            f"{re.escape(text)}({UUID})" if index < len(readme_ids) else re.escape(text)
+            f"{re.escape(text)}({UUID})" if index < len(tour_ids) else re.escape(text)
             for index, text in enumerate(UUID_PATTERN.split(expected))
         )
         match = re.fullmatch(pattern, actual)
         if not match:
             return False
-        for readme_id, served_id in zip(readme_ids, match.groups(), strict=True):
-            known = self.served_ids.get(readme_id)
+        for tour_id, served_id in zip(tour_ids, match.groups(), strict=True):
+            known = self.served_ids.get(tour_id)
             if known is None and served_id in self.served_ids.values():
-                return False  # two README ids for one served operation
-            if self.served_ids.setdefault(readme_id, served_id) != served_id:
+                return False  # two of the tour's ids for one served operation
+            if self.served_ids.setdefault(tour_id, served_id) != served_id:
                 return False
         return True
 
@@ -188,23 +189,23 @@ def run(command: str) -> str:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory) -> Iterator[EmbeddedDemo]:
-    server = EmbeddedDemo(tmp_path_factory.mktemp("readme-tour"), name="readme-tour")
+    server = EmbeddedDemo(tmp_path_factory.mktemp("tour"), name="tour")
     yield server
     server.stop()
 
 
 def test_the_tour_shows_every_endpoint():
-    commands = "\n".join(step.command for step in tour_steps(README.read_text()))
+    commands = "\n".join(step.command for step in tour_steps(TOUR.read_text()))
     missing = [name for name, pattern in ENDPOINTS.items() if not re.search(pattern, commands)]
-    assert not missing, f"the README tour shows no command for: {missing}"
+    assert not missing, f"the tour shows no command for: {missing}"
 
 
-def test_every_tour_line_answers_as_the_readme_shows(demo):
+def test_every_tour_line_answers_as_the_tour_shows(demo):
     served_host = f"127.0.0.1:{demo.port}"
     comparison = Comparison()
     ended: set[str] = set()
-    for number, step in enumerate(tour_steps(README.read_text()), start=1):
-        command = comparison.served_command(step.command.replace(README_HOST, served_host))
+    for number, step in enumerate(tour_steps(TOUR.read_text()), start=1):
+        command = comparison.served_command(step.command.replace(TOUR_HOST, served_host))
         started = [
             operation_id
             for operation_id in comparison.served_ids.values()
@@ -213,15 +214,15 @@ def test_every_tour_line_answers_as_the_readme_shows(demo):
         wait_for_operations(demo.url, started)
         ended.update(started)
         printed = run(command)
-        expected = parse_answer(step.answer.replace(README_HOST, served_host))
+        expected = parse_answer(step.answer.replace(TOUR_HOST, served_host))
         actual = parse_answer(printed)
         problems = [
-            f"head line {index}: {served!r}, README shows {line!r}"
+            f"head line {index}: {served!r}, the tour shows {line!r}"
             for index, (line, served) in enumerate(zip(expected.head, actual.head, strict=False))
             if not comparison.text_matches(line, served)
         ]
         if len(expected.head) != len(actual.head):
-            problems.append(f"head {actual.head}, README shows {expected.head}")
+            problems.append(f"head {actual.head}, the tour shows {expected.head}")
         problems += comparison.mismatches(expected.body, actual.body, "body")
         assert not problems, (
             f"tour line {number}: $ {step.command}\nprinted: {printed}\n" + "\n".join(problems)
