@@ -23,8 +23,9 @@ from .execution import BulkOutcome, execute_payload, read_rows
 from .models import ChunkLedger
 from .operations import ChunkReport, OperationRecord
 from .payloads import BulkPayload
-from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
+from .serializers import BulkItemsValidator
 from .settings import bulk_settings
+from .validated import NON_FIELD_ERRORS
 from .writers import ID_NAMES, WriteResult
 
 #: What a database refusal of a batch (or a chunk) raises.

@@ -36,10 +36,11 @@ from .execution import run_in_transaction
 from .metrics import measure, sync_metrics
 from .parsers import with_bulk_parsers
 from .payloads import BulkPayload, body_batches, payload_options, read_payload
-from .serializers import ValidatedItem, allowed_conflict_targets
+from .serializers import allowed_conflict_targets
 from .settings import bulk_settings
 from .single_trip import SingleTripMixin, ThreadAnswer
 from .staging import too_many_items
+from .validated import ValidatedItem
 from .writers import WriteResult, create_rows, delete_rows, update_rows, upsert_rows
 
 #: What ``hand_off`` returns: what to await for the ``202``, or None (not handed off).

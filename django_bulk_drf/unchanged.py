@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models
 
 from .rows import chunked, read_rows
-from .serializers import ValidatedItem
+from .validated import ValidatedItem
 
 if TYPE_CHECKING:
     from .writers import WriteResult

@@ -11,7 +11,7 @@ from django.db import OperationalError, connection, transaction
 from asgi_demo.contracts.models import Contract
 from django_bulk_drf.backends import bulk_backend, postgresql
 from django_bulk_drf.models import RECORD_ROW, ChunkLedger
-from django_bulk_drf.serializers import ValidatedItem
+from django_bulk_drf.validated import ValidatedItem
 from django_bulk_drf.writers import create_rows, upsert_rows
 
 pytestmark = pytest.mark.django_db
