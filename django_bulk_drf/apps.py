@@ -1,4 +1,3 @@
-from celery.signals import task_received, worker_ready
 from django.apps import AppConfig
 
 
@@ -11,6 +10,9 @@ class BulkDRFConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from .recovery import connect_worker_signals
+
+        # Every worker records the tasks it holds and watches the others (recovery.py).
         connect_worker_signals()
         try:
             import drf_spectacular  # noqa: F401
@@ -18,11 +20,3 @@ class BulkDRFConfig(AppConfig):
             return
         # Registers the schema extensions that document the bulk endpoints.
         from . import openapi  # noqa: F401
-
-
-def connect_worker_signals() -> None:
-    """A worker records the tasks it receives and watches the other workers (``recovery.py``)."""
-    from . import recovery
-
-    task_received.connect(recovery.hold_received_task, dispatch_uid="django_bulk_drf.hold")
-    worker_ready.connect(recovery.watch_when_ready, dispatch_uid="django_bulk_drf.watch")

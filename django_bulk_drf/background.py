@@ -19,7 +19,6 @@ is in ``ledger.py``; the request's capture and rebuild in ``capture.py``.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from .batches import BatchChunk, OperationLost, apply_batch, chunks_per_batch, payload_of
 from .capture import load_user as load_user  # its former home
@@ -33,6 +32,7 @@ from .ledger import committed_counts as committed_counts
 from .ledger import fail_operation as fail_operation
 from .ledger import recover_operation as recover_operation
 from .operations import ChunkReport, OperationRecord, OperationStore, Status, get_operation_store
+from .protocols import BulkViewSet
 from .serializers import BulkItemsValidator
 
 #: Items of one run of chunks at most, and runs of an operation at least (``runs``).
@@ -128,7 +128,7 @@ def share_work_time(reports: dict[int, ChunkReport], seconds: float) -> None:
 
 
 def apply_chunk(
-    viewset: Any,
+    viewset: BulkViewSet,
     record: OperationRecord,
     index: int,
     chunk: StagedChunk,

@@ -102,7 +102,8 @@ class BackgroundOperationsMixin(BulkRequestMixin):
         """Count a request that starts a background operation against the ``bulk`` scope."""
         throttle = BulkOperationThrottle()
         if not throttle.allow_request(request, self):
-            self.throttled(request, throttle.wait())
+            # None (no wait known) is what DRF's check_throttles passes too.
+            self.throttled(request, throttle.wait())  # type: ignore[arg-type]
 
     async def start_in_background(
         self,

@@ -36,7 +36,7 @@ from .execution import run_in_transaction
 from .metrics import measure, sync_metrics
 from .parsers import with_bulk_parsers
 from .payloads import BulkPayload, body_batches, payload_options, read_payload
-from .serializers import allowed_conflict_targets
+from .rows import allowed_conflict_targets
 from .settings import bulk_settings
 from .single_trip import SingleTripMixin, ThreadAnswer
 from .staging import too_many_items
@@ -120,7 +120,9 @@ class BulkRequestMixin(SingleTripMixin):
             return with_bulk_parsers(parsers)
         return parsers
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def options(  # type: ignore[override]  # DRF calls its handlers with its own Request
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> Response:
         """DRF's ``OPTIONS``, whose metadata describes the standard actions as adrf's does: the
         list URL's bulk PUT, PATCH and DELETE are left out of it (DRF's metadata would look for
         the object a PUT replaces). The ``Allow`` header still lists them."""

@@ -29,7 +29,7 @@ def captured_request(viewset: Any) -> dict[str, Any]:
         "viewset": f"{type(viewset).__module__}.{type(viewset).__qualname__}",
         "action": viewset.action,
         "basename": viewset.basename,
-        "method": request.method,
+        "method": request.method or "",
         "path": request.path,
         "query_string": request.META.get("QUERY_STRING", ""),
     }

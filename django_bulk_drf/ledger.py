@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import apps
 from django.db import models, router, transaction
@@ -38,21 +38,25 @@ from .operations import (
 )
 from .settings import bulk_settings
 
+if TYPE_CHECKING:
+    from .models import ChunkLedger
+
 logger = logging.getLogger(__name__)
 
 #: The ledger row of an operation that holds a copy of its record rather than a chunk.
 RECORD_ROW = -1
 
 
-class ChunkLedgerQuerySet(models.QuerySet):
+class ChunkLedgerQuerySet(models.QuerySet["ChunkLedger", "ChunkLedger"]):
     """The rows of the chunk ledger, on the database of ``using()`` (else the router's)."""
 
     def write_db(self) -> str:
-        return self._db or router.db_for_write(self.model)
+        """The database of ``using()``, else the one the router writes the ledger to."""
+        return getattr(self, "_db", None) or router.db_for_write(self.model)
 
     def open_chunks(
         self, operation_id: Any, chunk_indexes: list[int], timeout: float
-    ) -> tuple[bool, dict[int, Any]]:
+    ) -> tuple[bool, dict[int, ChunkLedger]]:
         """Open the transaction of a batch of chunks (in one statement where the database
         allows): its statements capped at ``timeout`` seconds, the operation's record copy
         (``RECORD_ROW``) share-locked, each chunk claimed.
@@ -83,7 +87,9 @@ class ChunkLedgerQuerySet(models.QuerySet):
         rows = self.using(db).filter(operation_id=operation_id, chunk_index__in=applied)
         return False, {row.chunk_index: row for row in rows}
 
-    def open_chunk(self, operation_id: Any, chunk_index: int, timeout: float) -> tuple[bool, Any]:
+    def open_chunk(
+        self, operation_id: Any, chunk_index: int, timeout: float
+    ) -> tuple[bool, ChunkLedger | None]:
         """``open_chunks`` of one chunk: whether the operation was ended, and the row of the run
         that applied the chunk already (None: it is this run's to apply)."""
         ended, applied = self.open_chunks(operation_id, [chunk_index], timeout)
@@ -181,7 +187,7 @@ class ChunkLedgerQuerySet(models.QuerySet):
         return store.record(operation_id)
 
 
-def outcome_lists(chunks: list[Any]) -> dict[str, list[Any]]:
+def outcome_lists(chunks: list[ChunkLedger]) -> dict[str, list[Any]]:
     """The ids and errors the committed chunks recorded, in chunk order."""
     lists: dict[str, list[Any]] = {name: [] for name in (*ID_LISTS, "errors")}
     for chunk in chunks:
@@ -191,11 +197,13 @@ def outcome_lists(chunks: list[Any]) -> dict[str, list[Any]]:
 
 
 def rebuilt_record(
-    record: OperationRecord, chunks: list[Any], lists: dict[str, list[Any]]
+    record: OperationRecord, chunks: list[ChunkLedger], lists: dict[str, list[Any]]
 ) -> OperationRecord:
     """The record copy, ended with what its committed ``chunks`` did (``lists``)."""
     complete = len(chunks) == record.chunks_total
-    counts = {f"{name[:-4]}_count": len(lists[name]) for name in ID_LISTS}
+    created, updated, deleted = (
+        len(lists[f"{kind}_ids"]) for kind in ("created", "updated", "deleted")
+    )
     return replace(
         record,
         status=Status.COMPLETED if complete else Status.FAILED,
@@ -206,9 +214,11 @@ def rebuilt_record(
         finished_at=now(),
         message="The operation record was lost (was the store restarted without "
         "persistence?) and was rebuilt from the chunk ledger. Committed: "
-        f"{len(chunks)} of {record.chunks_total} chunk(s), {counts['created_count']} created, "
-        f"{counts['updated_count']} updated, {counts['deleted_count']} deleted.",
-        **counts,
+        f"{len(chunks)} of {record.chunks_total} chunk(s), {created} created, "
+        f"{updated} updated, {deleted} deleted.",
+        created_count=created,
+        updated_count=updated,
+        deleted_count=deleted,
     )
 
 

@@ -7,8 +7,8 @@ takes part in watching the others:
 - when it receives a task of an operation it records that it holds it (``task_received``, in the
   worker's main process: prefetched tasks and retries waiting for their countdown count too), and
   the task releases its holding when it returns (``tasks.py``);
-- the holder is one life of a worker (``tasks.worker_life``): its node name and a mark drawn when
-  the worker process starts. A worker restarted in place of a dead one, under the same name and
+- the holder is one life of a worker (``leases.worker_life``): its node name and a mark drawn
+  when the worker process starts. A worker restarted in place of a dead one, under the same name and
   command line (systemd, supervisor, a StatefulSet), is another holder, so it does not keep its
   predecessor's holdings alive;
 - a thread of its main process renews its heartbeat every ``HEARTBEAT_SECONDS`` (expiring after
@@ -24,9 +24,6 @@ alive is never taken from it, however slow. A chunk re-queued after it had
 committed finds its ledger row and only reports (it is applied exactly once); a task the broker
 redelivers much later finds its chunk counted, or its operation ended, and does nothing.
 The stores of one process (embedded mode) have no ``leases``: there, none of this runs.
-
-The signal handlers (``hold_received_task``, ``watch_when_ready``) are connected in
-``AppConfig.ready``.
 """
 
 from __future__ import annotations
@@ -35,13 +32,13 @@ import logging
 import threading
 from typing import Any
 
+from celery.signals import task_received, worker_ready
 from django.db import close_old_connections
 
 from . import tasks
 from .ledger import fail_operation
 from .operations import get_operation_store
-from .operations.leases import PLANNING, Orphan, holder, worker_of
-from .tasks import worker_life
+from .operations.leases import PLANNING, Orphan, holder, worker_life, worker_of
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +47,13 @@ WORKER_TTL = 15
 SWEEP_SECONDS = 10
 #: Orphan chunks re-queued in one task at most.
 LONGEST_REQUEUED_RUN = 50
+
+
+def connect_worker_signals() -> None:
+    """Connect the handlers of the workers' Celery signals (``BulkDRFConfig.ready``; connecting
+    again is harmless). They act in worker processes only: no other process receives tasks."""
+    task_received.connect(hold_received_task, weak=False, dispatch_uid=f"{__name__}.hold")
+    worker_ready.connect(watch_when_ready, weak=False, dispatch_uid=f"{__name__}.watch")
 
 
 def held_task(name: str, args: Any) -> tuple[str, int, int] | None:
@@ -63,7 +67,7 @@ def held_task(name: str, args: Any) -> tuple[str, int, int] | None:
 
 
 def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
-    """Record that this worker holds the task it just received (Celery's ``task_received``)."""
+    """Record that this worker holds the task it just received."""
     task = held_task(request.name, request.args)
     leases = get_operation_store().leases
     if task is None or leases is None:
@@ -79,7 +83,6 @@ def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -
 
 
 def watch_when_ready(sender: Any = None, **kwargs: Any) -> None:
-    """Start the watch when the worker is ready (Celery's ``worker_ready``)."""
     start_watch(worker_life(sender.hostname))
 
 

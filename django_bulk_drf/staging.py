@@ -28,6 +28,7 @@ from .chunks import StagedChunk
 from .exceptions import BadBulkRequest, PayloadTooLarge
 from .operations import OperationRecord, OperationStore, get_operation_store, new_operation_id
 from .payloads import BulkPayload
+from .protocols import BulkViewSet
 from .serializers import BulkItemsValidator
 
 #: Chunks held before they are written to the store (and their keys claimed) together.
@@ -56,7 +57,7 @@ class Staging:
 
     def __init__(
         self,
-        viewset: Any,
+        viewset: BulkViewSet,
         payload: BulkPayload,
         *,
         chunk_size: int,

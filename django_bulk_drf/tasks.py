@@ -19,8 +19,6 @@ database answers.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 from typing import Any
 
 from celery import Task, group, shared_task
@@ -32,21 +30,10 @@ from . import background
 from .batches import OperationLost
 from .ledger import fail_operation
 from .operations import get_operation_store
-from .operations.leases import PLANNING, holder
+from .operations.leases import PLANNING, holder, worker_life
 from .settings import bulk_settings
 
 logger = logging.getLogger(__name__)
-
-#: What tells this worker process's life from any other under the same node name: its pid and a
-#: random mark (a pid alone comes back, in a container or after a ``SIGHUP`` restart, which execs
-#: in place). Drawn when this module is imported, which the app's ``ready()`` does in the worker's
-#: main process before it forks its pool: the pool processes inherit it, and release what the main
-#: process recorded they hold. The life is the main process's: it receives the tasks and beats;
-#: when it dies (the whole process group killed, the machine lost) the beats stop and its holdings
-#: are taken up (``recovery.py``), even if a pool process outlives it for a while (the chunk ledger
-#: then keeps each chunk applied once). A pool process that dies alone is replaced by the main
-#: process, which stays alive; its task is redelivered by the broker (``reject_on_worker_lost``).
-PROCESS_LIFE = f"{os.getpid()}.{secrets.token_hex(4)}"
 
 RETRIED_ERRORS = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
@@ -82,11 +69,6 @@ class OperationTask(Task):
             leases.release(operation_id, index, held_by, count)
         except Exception:  # the sweep finds the holder alive, or the chunk counted
             logger.exception("could not release task %s of operation %s", index, operation_id)
-
-
-def worker_life(hostname: str) -> str:
-    """The holder name of this life of the worker ``hostname`` (its heartbeat's key too)."""
-    return f"{hostname}#{PROCESS_LIFE}"
 
 
 TASK_OPTIONS = {

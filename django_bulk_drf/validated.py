@@ -40,6 +40,14 @@ class ValidatedItem:
         return self.stored.instance if self.stored is not None else None
 
     @property
+    def stored_row(self) -> StoredRow:
+        """The stored row of an item that changes one (an update, an upsert of a row that
+        exists)."""
+        if self.stored is None:
+            raise ValueError(f"item {self.index} is a new row: it changes no stored row")
+        return self.stored
+
+    @property
     def present_fields(self) -> frozenset[str]:
         return frozenset(self.data)
 

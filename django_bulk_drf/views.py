@@ -100,7 +100,7 @@ class OperationAPIView(APIView):
         return not self.get_throttles() and all(isinstance(p, AllowAny) for p in permissions)
 
     async def async_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        method = request.method.lower()
+        method = (request.method or "").lower()
         handler = getattr(self, method, None) if method in self.http_method_names else None
         if not (iscoroutinefunction(handler) and self.checks_do_no_io()):
             return await super().async_dispatch(request, *args, **kwargs)
