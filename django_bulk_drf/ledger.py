@@ -164,7 +164,7 @@ class ChunkLedgerQuerySet(models.QuerySet["ChunkLedger", "ChunkLedger"]):
         store = store or get_operation_store()
         db = self.write_db()
         horizon = timezone.now() - timedelta(seconds=bulk_settings.CACHE_TIMEOUT)
-        rows = self.using(db).filter(operation_id=operation_id)
+        rows: models.QuerySet[ChunkLedger] = self.using(db).filter(operation_id=operation_id)
         with transaction.atomic(using=db):
             # A copy older than the records' lifetime may belong to an operation that expired.
             copy = (
