@@ -10,8 +10,9 @@ The ledger also keeps a copy of the record (row ``RECORD_ROW``, written when the
 is rebuilt from what the database committed (``recover_operation``), by the status view, the
 progress socket or a worker, whichever finds it gone first.
 
-``ChunkLedgerQuerySet`` is the model's manager (``ChunkLedger.objects``); the functions below are
-its entry points for callers that know an operation, not a database.
+``ChunkLedger`` is the model (``models.py`` names it to Django), ``ChunkLedgerQuerySet`` its manager
+(``ChunkLedger.objects``); the functions below are its entry points for callers that know an
+operation, not a database.
 """
 
 from __future__ import annotations
@@ -19,9 +20,8 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.apps import apps
 from django.db import models, router, transaction
 from django.utils import timezone
 
@@ -37,9 +37,6 @@ from .operations import (
     now,
 )
 from .settings import bulk_settings
-
-if TYPE_CHECKING:
-    from .models import ChunkLedger
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +221,8 @@ def rebuilt_record(
 
 def chunk_ledger(db: str | None = None) -> ChunkLedgerQuerySet:
     """The ledger's rows, on ``db`` (else the router's database for the ledger)."""
-    manager = apps.get_model("django_bulk_drf", "ChunkLedger").objects
-    return manager.using(db) if db else manager.all()
+    rows = ChunkLedger.objects.all()
+    return rows.using(db) if db else rows
 
 
 def fail_operation(operation_id: str, reason: str, store: OperationStore | None = None) -> None:
@@ -243,3 +240,25 @@ def recover_operation(
 def committed_counts(operation_id: str, db: str, store: OperationStore) -> dict[str, int]:
     """What the committed chunks of an operation wrote, from the ledger on ``db``."""
     return chunk_ledger(db).committed_counts(operation_id, store)
+
+
+class ChunkLedger(models.Model):
+    """One committed chunk of one operation, with the ids it wrote and the items it refused."""
+
+    operation_id = models.UUIDField(db_index=True)
+    chunk_index = models.IntegerField()
+    processed = models.IntegerField(default=0)
+    outcome = models.JSONField(default=dict)
+    committed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = ChunkLedgerQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operation_id", "chunk_index"], name="bulk_drf_chunk_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_id}#{self.chunk_index}"
