@@ -15,7 +15,7 @@ item is done here with one query per batch:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -26,84 +26,13 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.fields import CharField, IntegerField, empty
 from rest_framework.relations import PrimaryKeyRelatedField
 from rest_framework.serializers import Serializer
-from rest_framework.settings import api_settings
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
 from .actions import OperationKind, RowKey
 from .fastpath import REFUSED, fast_validator_for
 from .protocols import BulkViewSet
 from .rows import BatchedPrimaryKeyLookup, StoredRow, chunked, key_filter, read_rows
-
-NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
-
-
-class ValidatedItem:
-    """One valid item: its position in the payload, its validated data and the stored row it
-    changes (``stored``, or as a model instance ``instance``; None for a new row)."""
-
-    __slots__ = ("index", "data", "stored")
-
-    def __init__(
-        self,
-        index: int,
-        data: dict[str, Any],
-        instance: models.Model | None = None,
-        *,
-        stored: StoredRow | None = None,
-    ) -> None:
-        self.index = index
-        self.data = data
-        self.stored = StoredRow.of(instance) if instance is not None else stored
-
-    @property
-    def instance(self) -> models.Model | None:
-        """The stored row as a model instance (built on first use when only the columns the
-        write needs were read: the other fields then load on access, one query each)."""
-        return self.stored.instance if self.stored is not None else None
-
-    @property
-    def stored_row(self) -> StoredRow:
-        """The stored row of an item that changes one (an update, an upsert of a row that
-        exists)."""
-        if self.stored is None:
-            raise ValueError(f"item {self.index} is a new row: it changes no stored row")
-        return self.stored
-
-    @property
-    def present_fields(self) -> frozenset[str]:
-        return frozenset(self.data)
-
-
-@dataclass
-class ValidationOutcome:
-    """The valid items (each with the row it changes) and the errors of the others, by index."""
-
-    items: list[ValidatedItem] = field(default_factory=list)
-    errors: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    def add_error(self, index: int, errors: Any) -> None:
-        self.errors.setdefault(index, {})
-        if not isinstance(errors, dict):
-            errors = {NON_FIELD_ERRORS: errors if isinstance(errors, list) else [errors]}
-        for name, messages in errors.items():
-            self.errors[index].setdefault(name, []).extend(
-                messages if isinstance(messages, list) else [messages]
-            )
-
-    def error_list(self) -> list[dict[str, Any]]:
-        return [
-            {"index": index, "errors": plain_errors(errors)}
-            for index, errors in sorted(self.errors.items())
-        ]
-
-
-def plain_errors(errors: Any) -> Any:
-    """Error details as plain JSON types (``ErrorDetail`` becomes ``str``)."""
-    if isinstance(errors, dict):
-        return {str(key): plain_errors(value) for key, value in errors.items()}
-    if isinstance(errors, list | tuple):
-        return [plain_errors(value) for value in errors]
-    return str(errors)
+from .validated import NON_FIELD_ERRORS, ValidatedItem, ValidationOutcome
 
 
 @dataclass
@@ -114,17 +43,6 @@ class UniqueSet:
     error_key: str
     message: str
     names: tuple[str, ...] = ()
-
-
-def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]:
-    """The field sets an upsert may use as its conflict target: pk, unique fields, constraints."""
-    opts = model._meta
-    targets: list[tuple[str, ...]] = [(opts.pk.name,)]
-    targets += [(f.name,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
-    targets += [tuple(names) for names in opts.unique_together]
-    for constraint in opts.total_unique_constraints:
-        targets.append(tuple(constraint.fields))
-    return list(dict.fromkeys(targets))
 
 
 class BulkItemsValidator:

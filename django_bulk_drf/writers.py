@@ -22,8 +22,8 @@ from django.db import models
 from django.utils import timezone
 
 from .backends import BaseBulkBackend, Insert, bulk_backend
-from .serializers import ValidatedItem
 from .unchanged import settle_unchanged, split_unchanged
+from .validated import ValidatedItem
 
 #: The id lists of a ``WriteResult``.
 ID_NAMES = ("created_ids", "updated_ids", "deleted_ids", "unchanged_ids")
