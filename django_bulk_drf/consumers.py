@@ -31,7 +31,7 @@ progress transport fails; 1000 after the end. Client frames are ignored.
 consumer re-reads the record and sends it if its ``seq`` has advanced (as a progress message, or as
 the end), which recovers from a lost pub/sub message or a Redis restart (a re-read that fails
 while Redis is down is tried again after the next interval). A record that has vanished is rebuilt
-from the chunk ledger when it can be (``background.recover_operation``: its end is then sent), else
+from the chunk ledger when it can be (``ledger.recover_operation``: its end is then sent), else
 the socket is closed with 4404. ``0`` or ``None`` turns the re-read off.
 """
 
@@ -50,7 +50,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
-from .background import recover_operation
+from .ledger import recover_operation
 from .operations import (
     OperationRecord,
     Status,

@@ -36,7 +36,7 @@ from celery.signals import task_received, worker_ready
 from django.db import close_old_connections
 
 from . import tasks
-from .background import fail_operation
+from .ledger import fail_operation
 from .operations import get_operation_store
 from .operations.leases import PLANNING, Orphan, holder, worker_life, worker_of
 

@@ -28,7 +28,7 @@ from rest_framework.viewsets import ViewSetMixin
 
 from .actions import Route as BulkRoute
 from .actions import route_mapping
-from .mixins import BulkOperationsMixin
+from .bulk_requests import BulkRequestMixin
 from .parsers import ARRAY_MEDIA_TYPES
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class BulkRouter(DefaultRouter):
         self.plain_router = DefaultRouter(*args, **kwargs)
 
     def get_routes(self, viewset: type[ViewSetMixin]) -> list[Route]:
-        if not issubclass(viewset, BulkOperationsMixin):
+        if not issubclass(viewset, BulkRequestMixin):
             return self.plain_router.get_routes(viewset)
         # The extra actions are the methods @action marked (DRF types them as plain views).
         extra_actions = cast("list[ViewSetAction[Any]]", viewset.get_extra_actions())

@@ -189,3 +189,14 @@ class BatchedPrimaryKeyLookup:
         if row is None:
             self.serializer_field.fail("does_not_exist", pk_value=data)
         return row
+
+
+def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]:
+    """The field sets an upsert may use as its conflict target: pk, unique fields, constraints."""
+    opts = model._meta
+    targets: list[tuple[str, ...]] = [(opts.pk.name,)]
+    targets += [(f.name,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
+    targets += [tuple(names) for names in opts.unique_together]
+    for constraint in opts.total_unique_constraints:
+        targets.append(tuple(constraint.fields))
+    return list(dict.fromkeys(targets))

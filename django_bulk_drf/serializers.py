@@ -1,6 +1,7 @@
 """Deprecated: the list-level validation moved to ``django_bulk_drf.validation`` (the
-validator and what it returns) and ``django_bulk_drf.uniqueness`` (unique sets, conflict
-targets). This module holds no serializer; its names still resolve, with a warning."""
+validator), ``django_bulk_drf.validated`` (what it gives), ``django_bulk_drf.uniqueness`` (the
+batched unique checks) and ``django_bulk_drf.rows`` (an upsert's conflict targets). This module
+holds no serializer; its names still resolve, with a warning."""
 
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ from typing import Any
 
 MOVED_TO = {
     "BulkItemsValidator": "validation",
-    "ValidatedItem": "validation",
-    "ValidationOutcome": "validation",
-    "plain_errors": "validation",
     "read_integer": "validation",
-    "NON_FIELD_ERRORS": "uniqueness",
+    "ValidatedItem": "validated",
+    "ValidationOutcome": "validated",
+    "plain_errors": "validated",
+    "NON_FIELD_ERRORS": "validated",
     "UniqueSet": "uniqueness",
-    "allowed_conflict_targets": "uniqueness",
     "plain_value": "uniqueness",
+    "allowed_conflict_targets": "rows",
 }
 
 

@@ -24,7 +24,7 @@ from typing import Any
 from django.db import models
 
 from .rows import chunked, read_rows
-from .validation import ValidatedItem
+from .validated import ValidatedItem
 
 
 def compared_fields(model: type[models.Model], present: frozenset[str]) -> list[models.Field]:

@@ -2,8 +2,7 @@
 
 DRF checks uniqueness with a ``UniqueValidator`` per field and a ``UniqueTogetherValidator`` per
 field set, each running one query per item. A bulk validation takes them off its serializer
-(``take_unique_validators``) and checks every item's claim at once (``taken_claims``); the same
-field sets are the conflict targets an upsert may use (``allowed_conflict_targets``).
+(``take_unique_validators``) and checks every item's claim at once (``taken_claims``).
 """
 
 from __future__ import annotations
@@ -14,12 +13,10 @@ from typing import Any, cast
 
 from django.db import models
 from rest_framework.serializers import Serializer
-from rest_framework.settings import api_settings
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
 from .rows import StoredRow, chunked, key_filter
-
-NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
+from .validated import NON_FIELD_ERRORS
 
 
 @dataclass
@@ -30,17 +27,6 @@ class UniqueSet:
     error_key: str
     message: str
     names: tuple[str, ...] = ()
-
-
-def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]:
-    """The field sets an upsert may use as its conflict target: pk, unique fields, constraints."""
-    opts = model._meta
-    targets: list[tuple[str, ...]] = [(opts.pk.name,)]
-    targets += [(f.name,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
-    targets += [tuple(names) for names in opts.unique_together]
-    for constraint in opts.total_unique_constraints:
-        targets.append(tuple(constraint.fields))
-    return list(dict.fromkeys(targets))
 
 
 def take_unique_validators(

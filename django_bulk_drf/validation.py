@@ -15,13 +15,11 @@ item is done here with one query per batch:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import CharField, IntegerField, empty
 from rest_framework.relations import PrimaryKeyRelatedField
@@ -32,7 +30,6 @@ from .fastpath import REFUSED, fast_validator_for
 from .protocols import BulkViewSet
 from .rows import BatchedPrimaryKeyLookup, StoredRow, chunked, key_filter, read_rows
 from .uniqueness import (
-    NON_FIELD_ERRORS,
     UniqueSet,
     claimed_value,
     missing_unique_fields,
@@ -40,75 +37,7 @@ from .uniqueness import (
     take_unique_validators,
     taken_claims,
 )
-
-
-class ValidatedItem:
-    """One valid item: its position in the payload, its validated data and the stored row it
-    changes (``stored``, or as a model instance ``instance``; None for a new row)."""
-
-    __slots__ = ("index", "data", "stored")
-
-    def __init__(
-        self,
-        index: int,
-        data: dict[str, Any],
-        instance: models.Model | None = None,
-        *,
-        stored: StoredRow | None = None,
-    ) -> None:
-        self.index = index
-        self.data = data
-        self.stored = StoredRow.of(instance) if instance is not None else stored
-
-    @property
-    def instance(self) -> models.Model | None:
-        """The stored row as a model instance (built on first use when only the columns the
-        write needs were read: the other fields then load on access, one query each)."""
-        return self.stored.instance if self.stored is not None else None
-
-    @property
-    def stored_row(self) -> StoredRow:
-        """The stored row of an item that changes one (an update, an upsert of a row that
-        exists)."""
-        if self.stored is None:
-            raise ValueError(f"item {self.index} is a new row: it changes no stored row")
-        return self.stored
-
-    @property
-    def present_fields(self) -> frozenset[str]:
-        return frozenset(self.data)
-
-
-@dataclass
-class ValidationOutcome:
-    """The valid items (each with the row it changes) and the errors of the others, by index."""
-
-    items: list[ValidatedItem] = field(default_factory=list)
-    errors: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    def add_error(self, index: int, errors: Any) -> None:
-        self.errors.setdefault(index, {})
-        if not isinstance(errors, dict):
-            errors = {NON_FIELD_ERRORS: errors if isinstance(errors, list) else [errors]}
-        for name, messages in errors.items():
-            self.errors[index].setdefault(name, []).extend(
-                messages if isinstance(messages, list) else [messages]
-            )
-
-    def error_list(self) -> list[dict[str, Any]]:
-        return [
-            {"index": index, "errors": plain_errors(errors)}
-            for index, errors in sorted(self.errors.items())
-        ]
-
-
-def plain_errors(errors: Any) -> Any:
-    """Error details as plain JSON types (``ErrorDetail`` becomes ``str``)."""
-    if isinstance(errors, dict):
-        return {str(key): plain_errors(value) for key, value in errors.items()}
-    if isinstance(errors, list | tuple):
-        return [plain_errors(value) for value in errors]
-    return str(errors)
+from .validated import NON_FIELD_ERRORS, ValidatedItem, ValidationOutcome
 
 
 class BulkItemsValidator:
@@ -474,7 +403,10 @@ class BulkItemsValidator:
         if not claims:
             return
         manager = self.model._default_manager.db_manager(self.db)
-        owners = {value: item.stored.pk if item.stored else None for value, item in claims.items()}
+        owners = {
+            value: item.stored.pk if item.stored is not None else None
+            for value, item in claims.items()
+        }
         for value in taken_claims(manager, unique_set.sources, owners):
             outcome.add_error(claims[value].index, {unique_set.error_key: [unique_set.message]})
 

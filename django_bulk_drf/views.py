@@ -39,8 +39,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .background import recover_operation
 from .exceptions import BadBulkRequest, OperationStoreUnavailable
+from .ledger import recover_operation
 from .operations import (
     DEFAULT_PAGE_SIZE,
     FIRST,

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from .backends import BaseBulkBackend, Insert, bulk_backend
 from .unchanged import settle_unchanged, split_unchanged
-from .validation import ValidatedItem
+from .validated import ValidatedItem
 
 #: The id lists of a ``WriteResult``.
 ID_NAMES = ("created_ids", "updated_ids", "deleted_ids", "unchanged_ids")

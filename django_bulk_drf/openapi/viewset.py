@@ -24,7 +24,7 @@ from rest_framework.serializers import Serializer
 
 from ..actions import ACTIONS, BulkAction, OperationKind, RowKey, SyncAnswer
 from ..mixins import BulkOperationsMixin
-from ..uniqueness import allowed_conflict_targets
+from ..rows import allowed_conflict_targets
 from .components import (
     ANY_ID,
     BulkSchemaComponents,

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from django_bulk_drf import uniqueness, validation
+from django_bulk_drf import rows, uniqueness, validated, validation
 from django_bulk_drf.operations import OperationRecord
 from django_bulk_drf.operations.redis import decode_record, encode_record
 from tests.fixtures.records import operation_record
@@ -15,10 +15,11 @@ from tests.fixtures.records import operation_record
     ("name", "module"),
     [
         ("BulkItemsValidator", validation),
-        ("ValidatedItem", validation),
-        ("ValidationOutcome", validation),
-        ("NON_FIELD_ERRORS", uniqueness),
-        ("allowed_conflict_targets", uniqueness),
+        ("ValidatedItem", validated),
+        ("ValidationOutcome", validated),
+        ("NON_FIELD_ERRORS", validated),
+        ("UniqueSet", uniqueness),
+        ("allowed_conflict_targets", rows),
     ],
 )
 def test_serializers_module_resolves_moved_names_with_a_warning(name, module):

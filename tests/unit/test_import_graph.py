@@ -93,3 +93,12 @@ def test_the_package_imports_without_a_circle():
     circle = find_circle(import_graph())
 
     assert circle is None, "import circle: " + " -> ".join(circle or [])
+
+
+def test_the_request_side_does_not_import_the_worker_steps():
+    graph = import_graph()
+    request_side = ("views", "consumers", "mixins", "bulk_requests", "list_operations")
+
+    for name in request_side:
+        assert f"{NAME}.background" not in graph[f"{NAME}.{name}"], name
+    assert f"{NAME}.ledger" in graph[f"{NAME}.views"]  # a lost record is rebuilt from below
