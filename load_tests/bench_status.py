@@ -211,7 +211,7 @@ def big_operation(stack: BenchStack, rows: int) -> str:
         operation="create",
         owner_id=None,
         viewset="asgi_demo.contracts.views.ContractViewSet",
-        action="async_bulk_create",
+        action="background_bulk_create",
         basename="contract",
         method="POST",
         path="/api/contracts/bulk/",

@@ -59,7 +59,7 @@ async def test_pages_give_every_id_and_error_once_in_payload_order(api):
 
 
 async def test_a_get_pages_its_rows(api):
-    record = operation_record(chunks=2, operation="get", action="async_bulk_get", method="GET")
+    record = operation_record(chunks=2, operation="get", action="background_bulk_get", method="GET")
     store = get_operation_store()
     store.create(record, [orjson.dumps([{}] * CHUNK)] * 2)
     for index in (1, 0):

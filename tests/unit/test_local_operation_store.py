@@ -30,7 +30,7 @@ def staged(store: LocalOperationStore, *, chunks: int = 2, operation: str = "cre
         chunks=chunks,
         operation=operation,
         owner_id="3",
-        action="async_bulk_partial_update",
+        action="background_bulk_partial_update",
         method="PATCH",
         query_string="unique_fields=contract_number,year",
         unique_fields=("contract_number", "year"),

@@ -26,7 +26,7 @@ def viewset(make_viewset):
     viewset = make_viewset(
         EmbeddedContractViewSet, method="POST", query="unique_fields=contract_number,year"
     )
-    viewset.action = "async_bulk_create"
+    viewset.action = "background_bulk_create"
     viewset.basename = "contract"
     return viewset
 
@@ -59,7 +59,7 @@ def test_items_added_in_any_batches_are_staged_in_chunks_and_the_record_created_
     assert (record.total, record.chunk_size, record.chunks_total) == (8, 3, 3)
     assert (record.operation, record.action, record.basename) == (
         "create",
-        "async_bulk_create",
+        "background_bulk_create",
         "contract",
     )
     assert record.viewset == "tests.testapp.views.EmbeddedContractViewSet"
