@@ -19,7 +19,7 @@ def operation_urls(operation_id: str) -> dict[str, str]:
 
 def accepted_answer(record: OperationRecord) -> dict[str, Any]:
     """The exact ``202`` body of a background operation."""
-    operation_id = record.task_id
+    operation_id = record.operation_id
     return {
         "message": f"Bulk {record.operation} task started for {record.total} items",
         "task_id": operation_id,

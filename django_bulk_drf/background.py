@@ -33,7 +33,7 @@ from .ledger import fail_operation as fail_operation
 from .ledger import recover_operation as recover_operation
 from .operations import ChunkReport, OperationRecord, OperationStore, Status, get_operation_store
 from .protocols import BulkViewSet
-from .serializers import BulkItemsValidator
+from .validation import BulkItemsValidator
 
 #: Items of one run of chunks at most, and runs of an operation at least (``runs``).
 RUN_ITEMS = 5000

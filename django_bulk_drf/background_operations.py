@@ -9,7 +9,8 @@ such a request counts against the ``bulk`` throttle scope, which the ``/bulk/`` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import warnings
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -19,7 +20,7 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .actions import ACTIONS, BulkAction
+from .actions import ACTIONS, DEPRECATED_HANDLERS, BulkAction
 from .answers import accepted_answer
 from .bulk_requests import BulkRequestMixin, HandOff, bulk_handler
 from .exceptions import OperationStoreUnavailable
@@ -29,11 +30,43 @@ from .start import start_operation
 from .throttling import BulkOperationThrottle
 
 
+def deprecated_handler(name: str) -> Callable[..., Any]:
+    """The handler ``name`` under its deprecated name: it runs the library's handler (never an
+    override of ``name``, which may be the very override that calls it), with a warning."""
+
+    async def handler(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        warnings.warn(
+            f"{handler.__name__} is deprecated: use {name}.", DeprecationWarning, stacklevel=2
+        )
+        return await self._bulk(request, ACTIONS[name])
+
+    handler.__name__ = handler.__qualname__ = name.replace("background_", "async_", 1)
+    handler.__doc__ = f"Deprecated name of ``{name}``."
+    return handler
+
+
 class BackgroundOperationsMixin(BulkRequestMixin):
     """``/bulk/`` handlers for an adrf ``ModelViewSet``, processed by the Celery workers."""
 
     #: Items per transaction in the background (default ``BULK_DRF_CHUNK_SIZE``).
     bulk_chunk_size: int | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that overrides a handler by its deprecated name (``async_bulk_create``)
+        has that override serve the route, as it did before the rename."""
+        super().__init_subclass__(**kwargs)
+        for old_name, new_name in DEPRECATED_HANDLERS.items():
+            override = cls.__dict__.get(old_name)
+            if override is None:
+                continue
+            warnings.warn(
+                f"{cls.__qualname__}.{old_name} overrides a deprecated name: override "
+                f"{new_name} instead.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            if new_name not in cls.__dict__:
+                setattr(cls, new_name, override)
 
     def get_bulk_chunk_size(self) -> int:
         """Items per chunk (one transaction each) of a background operation."""
@@ -49,31 +82,40 @@ class BackgroundOperationsMixin(BulkRequestMixin):
         return throttles
 
     @bulk_handler
-    async def async_bulk_list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    async def background_bulk_list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """``GET /bulk/?ids=``: read the rows in the background."""
-        return await self._bulk(request, ACTIONS["async_bulk_list"])
+        return await self._bulk(request, ACTIONS["background_bulk_list"])
 
     @bulk_handler
-    async def async_bulk_create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    async def background_bulk_create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """``POST /bulk/``: create, or upsert with ``?unique_fields=``."""
-        return await self._bulk(request, ACTIONS["async_bulk_create"])
+        return await self._bulk(request, ACTIONS["background_bulk_create"])
 
     @bulk_handler
-    async def async_bulk_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    async def background_bulk_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         """``PUT /bulk/``: replace by id, or full upsert with ``?unique_fields=``."""
-        return await self._bulk(request, ACTIONS["async_bulk_update"])
+        return await self._bulk(request, ACTIONS["background_bulk_update"])
 
     @bulk_handler
-    async def async_bulk_partial_update(
+    async def background_bulk_partial_update(
         self, request: Request, *args: Any, **kwargs: Any
     ) -> Response:
         """``PATCH /bulk/``: partial update by id, or partial upsert with ``?unique_fields=``."""
-        return await self._bulk(request, ACTIONS["async_bulk_partial_update"])
+        return await self._bulk(request, ACTIONS["background_bulk_partial_update"])
 
     @bulk_handler
-    async def async_bulk_destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    async def background_bulk_destroy(
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> Response:
         """``DELETE /bulk/``: delete the rows named by ``?ids=`` or a JSON array of ids."""
-        return await self._bulk(request, ACTIONS["async_bulk_destroy"])
+        return await self._bulk(request, ACTIONS["background_bulk_destroy"])
+
+    # The deprecated names: an override's ``super().async_bulk_create(...)`` lands here.
+    async_bulk_list = deprecated_handler("background_bulk_list")
+    async_bulk_create = deprecated_handler("background_bulk_create")
+    async_bulk_update = deprecated_handler("background_bulk_update")
+    async_bulk_partial_update = deprecated_handler("background_bulk_partial_update")
+    async_bulk_destroy = deprecated_handler("background_bulk_destroy")
 
     def hand_off(
         self,

@@ -23,9 +23,9 @@ from .execution import BulkOutcome, execute_payload, read_rows
 from .models import ChunkLedger
 from .operations import ChunkReport, OperationRecord
 from .payloads import BulkPayload
-from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .validated import NON_FIELD_ERRORS
+from .validation import BulkItemsValidator
 from .writers import ID_NAMES, WriteResult
 
 #: What a database refusal of a batch (or a chunk) raises.
@@ -115,7 +115,7 @@ def write_together(
 ) -> dict[int, ChunkReport]:
     """The batch in one transaction: claim, validate, write, record; raises what the database
     raised (the transaction is then rolled back)."""
-    operation_id = record.task_id
+    operation_id = record.operation_id
     db = viewset.get_queryset().db
     with transaction.atomic(using=db):
         indexes = [part.index for part in chunks]

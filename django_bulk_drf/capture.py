@@ -17,6 +17,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils.module_loading import import_string
 from rest_framework.request import Request
 
+from .actions import handler_name
 from .operations import OperationRecord
 
 
@@ -54,7 +55,7 @@ def rebuild_viewset(record: OperationRecord) -> Any:
     viewset.args, viewset.kwargs = (), {}
     viewset.format_kwarg = None
     viewset.action_map = {}
-    viewset.action = record.action
+    viewset.action = handler_name(record.action) if record.action else record.action
     viewset.bulk_background = True
     request = Request(http_request, parsers=viewset.get_parsers())
     request.user = load_user(record.owner_id)

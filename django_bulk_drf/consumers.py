@@ -84,7 +84,7 @@ PROGRESS_TEXTS_KEPT = 1024
 
 
 def progress_text(state: OperationRecord) -> str:
-    key = (state.task_id, state.seq)
+    key = (state.operation_id, state.seq)
     text = _progress_texts.get(key)
     if text is None:
         text = _progress_texts[key] = orjson.dumps(progress_body(state)).decode()
@@ -133,7 +133,7 @@ END_READ_KEPT_SECONDS = 60
 async def end_text(state: OperationRecord) -> str:
     """The terminal message of a published end; a thousand sockets of one operation read and
     encode it once."""
-    key = (state.task_id, state.seq)
+    key = (state.operation_id, state.seq)
     read = _end_reads.get(key)
     if read is None:
         read = _end_reads[key] = asyncio.ensure_future(read_end(state))

@@ -17,8 +17,8 @@ from .dryrun import rehearse
 from .exceptions import BulkValidationError
 from .payloads import BulkPayload
 from .protocols import BulkViewSet
-from .serializers import BulkItemsValidator
 from .settings import bulk_settings
+from .validation import BulkItemsValidator
 from .writers import WriteResult
 
 try:

@@ -95,7 +95,7 @@ def once_per_key(
         raise
     store.set_key(
         scoped_key,
-        {"fingerprint": digest, "operation_id": record.task_id},
+        {"fingerprint": digest, "operation_id": record.operation_id},
         bulk_settings.CACHE_TIMEOUT,
     )
     return record

@@ -100,7 +100,7 @@ class ChunkLedgerQuerySet(models.QuerySet["ChunkLedger", "ChunkLedger"]):
     def keep_record_copy(self, record: OperationRecord) -> None:
         """Keep the copy of a starting operation's record (``recover_operation`` reads it)."""
         self.using(self.write_db()).get_or_create(
-            operation_id=record.task_id,
+            operation_id=record.operation_id,
             chunk_index=RECORD_ROW,
             defaults={"outcome": {"record": record.to_dict()}},
         )

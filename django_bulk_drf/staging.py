@@ -29,7 +29,7 @@ from .exceptions import BadBulkRequest, PayloadTooLarge
 from .operations import OperationRecord, OperationStore, get_operation_store, new_operation_id
 from .payloads import BulkPayload
 from .protocols import BulkViewSet
-from .serializers import BulkItemsValidator
+from .validation import BulkItemsValidator
 
 #: Chunks held before they are written to the store (and their keys claimed) together.
 FLUSH_CHUNKS = 10
@@ -127,7 +127,7 @@ class Staging:
         """Create the operation's record, ``pending``; the payload is staged."""
         payload = self.payload
         record = OperationRecord(
-            task_id=self.operation_id,
+            operation_id=self.operation_id,
             operation=payload.operation,
             **captured_request(self.viewset),
             unique_fields=payload.unique_fields,

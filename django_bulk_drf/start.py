@@ -50,9 +50,9 @@ def queue_staged(staging: Staging) -> OperationRecord:
     the task is a ``503``, and leaves no pending record behind."""
     record = staging.finish()
     try:
-        queue_operation(record.task_id)
+        queue_operation(record.operation_id)
     except Exception as exc:
-        fail_operation(record.task_id, f"The task could not be queued: {exc}.")
+        fail_operation(record.operation_id, f"The task could not be queued: {exc}.")
         raise ServiceUnavailable(
             f"The task queue is unavailable ({exc}); nothing was started."
         ) from exc

@@ -1,6 +1,6 @@
 """What a list-level validation gives: the valid items (``ValidatedItem``, each with the stored row
 it changes) and the errors of the others by index (``ValidationOutcome``). The write hooks and the
-writers take these; ``serializers.BulkItemsValidator`` makes them."""
+writers take these; ``validation.BulkItemsValidator`` makes them."""
 
 from __future__ import annotations
 

@@ -255,7 +255,7 @@ class OperationView(OperationAPIView):
             raise NotFound("No such operation.")
         record = snapshot.record
         try:
-            cancelling = store.request_cancel(record.task_id)
+            cancelling = store.request_cancel(record.operation_id)
         except RedisError as exc:
             raise OperationStoreUnavailable() from exc
         if not cancelling:
@@ -264,6 +264,6 @@ class OperationView(OperationAPIView):
                 status=status.HTTP_409_CONFLICT,
             )
         return Response(
-            {"message": "Cancellation requested", "task_id": record.task_id, "is_async": True},
+            {"message": "Cancellation requested", "task_id": record.operation_id, "is_async": True},
             status=status.HTTP_202_ACCEPTED,
         )

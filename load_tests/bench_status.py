@@ -207,11 +207,11 @@ def big_operation(stack: BenchStack, rows: int) -> str:
 
     chunks = -(-rows // BIG_CHUNK)
     record = OperationRecord(
-        task_id=new_operation_id(),
+        operation_id=new_operation_id(),
         operation="create",
         owner_id=None,
         viewset="asgi_demo.contracts.views.ContractViewSet",
-        action="async_bulk_create",
+        action="background_bulk_create",
         basename="contract",
         method="POST",
         path="/api/contracts/bulk/",
@@ -224,18 +224,18 @@ def big_operation(stack: BenchStack, rows: int) -> str:
     )
     store = get_operation_store()
     store.create(record, [])
-    store.start(record.task_id)
+    store.start(record.operation_id)
     started = time.monotonic()
     # Two workers' worth of disorder: the odd chunks first, then the even ones backwards.
     for index in [*range(1, chunks, 2), *range((chunks - 1) // 2 * 2, -1, -2)]:
         first = index * BIG_CHUNK
         ids = list(range(first + 1, min(first + BIG_CHUNK, rows) + 1))
-        store.report_chunk(record.task_id, index, ChunkReport(len(ids), WriteResult(ids)))
-    final = store.record(record.task_id)
+        store.report_chunk(record.operation_id, index, ChunkReport(len(ids), WriteResult(ids)))
+    final = store.record(record.operation_id)
     if final is None or final.status.value != "completed" or final.created_count != rows:
         raise BenchFailure(f"the big operation did not complete: {final}")
     log(f"{fmt_int(rows)}-id operation reported in {time.monotonic() - started:.1f} s")
-    return operation_url(record.task_id, "status")
+    return operation_url(record.operation_id, "status")
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import pytest
+from django.urls import reverse
 
 from asgi_demo.contracts.models import Contract
 from tests.conftest import contract_item
@@ -193,3 +194,16 @@ async def test_the_worker_sees_the_requests_action_in_get_serializer_class(
         "S0": "active",
         "S1": "active",
     }
+
+
+async def test_a_handler_overridden_by_its_deprecated_name_still_serves_the_bulk_route(
+    api, contract_items, read_contracts
+):
+    accepted, status = await run_bulk(
+        api, "POST", reverse("legacy-contract-bulk"), json=contract_items(3, prefix="L")
+    )
+
+    assert reverse("legacy-contract-bulk") == "/test-api/legacy-contracts/bulk/"
+    assert accepted.headers["X-Handled-By"] == "async_bulk_create"
+    assert (status["status"], status["created_count"]) == ("completed", 3)
+    assert set(await read_contracts()) == {"L0", "L1", "L2"}

@@ -59,18 +59,18 @@ async def test_pages_give_every_id_and_error_once_in_payload_order(api):
 
 
 async def test_a_get_pages_its_rows(api):
-    record = operation_record(chunks=2, operation="get", action="async_bulk_get", method="GET")
+    record = operation_record(chunks=2, operation="get", action="background_bulk_get", method="GET")
     store = get_operation_store()
     store.create(record, [orjson.dumps([{}] * CHUNK)] * 2)
     for index in (1, 0):
         rows = [{"id": index * CHUNK + i} for i in range(CHUNK)]
         report = ChunkReport(CHUNK, results=rows)
-        await asyncio.to_thread(store.report_chunk, record.task_id, index, report)
+        await asyncio.to_thread(store.report_chunk, record.operation_id, index, report)
 
-    pages = await read_all(api, record.task_id, "rows", limit=15)
+    pages = await read_all(api, record.operation_id, "rows", limit=15)
 
     assert [row["id"] for page in pages for row in page["results"]] == list(range(2 * CHUNK))
-    status = (await api.get(f"/api/operations/{record.task_id}/status/")).json()
+    status = (await api.get(f"/api/operations/{record.operation_id}/status/")).json()
     assert status["result"]["results"] == [{"id": i} for i in range(2 * CHUNK)]
     assert "results_truncated" not in status["result"]
 

@@ -68,8 +68,10 @@ class DictStore(OperationStore):
     # -- OperationRecords
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
-        self.records[record.task_id] = record
-        self.chunks.update({(record.task_id, index): blob for index, blob in enumerate(chunks)})
+        self.records[record.operation_id] = record
+        self.chunks.update(
+            {(record.operation_id, index): blob for index, blob in enumerate(chunks)}
+        )
 
     def record(self, operation_id: str) -> OperationRecord | None:
         return self.records.get(operation_id)
@@ -96,7 +98,7 @@ class DictStore(OperationStore):
     def restore(
         self, record: OperationRecord, lists: dict[str, list[Any]], reported: list[int]
     ) -> bool:
-        operation_id = record.task_id
+        operation_id = record.operation_id
         if operation_id in self.records:
             return False
         for name, values in lists.items():
@@ -117,7 +119,7 @@ class DictStore(OperationStore):
         """Keep ``record``; when ``published``, bump its ``seq`` and hand it to the listeners."""
         if published:
             record = replace(record, seq=record.seq + 1)
-        self.records[record.task_id] = record
+        self.records[record.operation_id] = record
         if published:
             self.publish(record)
 
@@ -190,13 +192,13 @@ class DictEvents(OperationEvents):
             self.store.listeners.remove(self.hear)
 
     def hear(self, state: OperationRecord) -> None:
-        self.loop.call_soon_threadsafe(self.fan_out, state.task_id, state)
+        self.loop.call_soon_threadsafe(self.fan_out, state.operation_id, state)
 
 
 def new_record(operation_id: str, *, chunks: int, operation: str = "create") -> OperationRecord:
     return operation_record(
         chunks=chunks,
-        task_id=operation_id,
+        operation_id=operation_id,
         operation=operation,
         owner_id="7",
         query_string="unique_fields=contract_number,year",

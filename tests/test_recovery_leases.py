@@ -27,7 +27,7 @@ def store():
 @pytest.fixture
 def operation(store):
     operation_id = new_operation_id()
-    store.create(operation_record(chunks=3, task_id=operation_id), [b"[]", b"[]", b"[]"])
+    store.create(operation_record(chunks=3, operation_id=operation_id), [b"[]", b"[]", b"[]"])
     store.leases.beat(ALIVE, 30)
     return operation_id
 

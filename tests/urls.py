@@ -14,6 +14,7 @@ from tests.testapp.views import (
     EmbeddedContractViewSet,
     FilteredContractViewSet,
     LabelledContractViewSet,
+    LegacyHandlerContractViewSet,
     LimitedContractViewSet,
     OwnedViewSet,
     SleepyContractViewSet,
@@ -38,5 +39,6 @@ router.register("kill-commit-contracts", KillAfterCommitContractViewSet, basenam
 router.register("filtered-contracts", FilteredContractViewSet, basename="filtered-contract")
 router.register("labelled-contracts", LabelledContractViewSet, basename="labelled-contract")
 router.register("action-contracts", ActionSerializedContractViewSet, basename="action-contract")
+router.register("legacy-contracts", LegacyHandlerContractViewSet, basename="legacy-contract")
 
 urlpatterns = [*demo_urlpatterns, path("test-api/", include(router.urls))]

@@ -126,7 +126,7 @@ class BulkViewSetSchema(BulkSchemaComponents):
             return super().get_operation_id()
         tokens = [token.replace("-", "_") for token in self._tokenize_path()] or ["root"]
         if action.background and tokens[-1] == "bulk":
-            tokens.pop()  # the action name says it already: contracts_async_bulk_create
+            tokens.pop()  # the action name says it already: contracts_background_bulk_create
         if spectacular_settings.OPERATION_ID_METHOD_POSITION == "PRE":
             return "_".join([action.route_name, *tokens])
         return "_".join([*tokens, action.route_name])

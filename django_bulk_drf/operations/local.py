@@ -43,8 +43,8 @@ class LocalOperationStore(OperationStore):
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
         with self.lock:
-            self.records[record.task_id] = record
-            self.payloads.setdefault(record.task_id, {}).update(enumerate(chunks))
+            self.records[record.operation_id] = record
+            self.payloads.setdefault(record.operation_id, {}).update(enumerate(chunks))
 
     def record(self, operation_id: str) -> OperationRecord | None:
         with self.lock:
@@ -112,7 +112,7 @@ class LocalOperationStore(OperationStore):
     def restore(
         self, record: OperationRecord, lists: dict[str, list[Any]], reported: list[int]
     ) -> bool:
-        operation_id = record.task_id
+        operation_id = record.operation_id
         with self.lock:
             if operation_id in self.records:
                 return False
@@ -127,9 +127,9 @@ class LocalOperationStore(OperationStore):
     def _save(self, record: OperationRecord, published: bool) -> None:
         """Keep ``record``; when ``published``, bump its ``seq`` and hand it to the listeners."""
         if not published:
-            self.records[record.task_id] = record
+            self.records[record.operation_id] = record
             return
-        self.records[record.task_id] = record = replace(record, seq=record.seq + 1)
+        self.records[record.operation_id] = record = replace(record, seq=record.seq + 1)
         self._publish(record)
 
     def _publish(self, record: OperationRecord) -> None:

@@ -48,6 +48,6 @@ class LocalOperationEvents(OperationEvents):
     def on_publish(self, state: OperationRecord) -> None:
         """Called in the worker's thread: hand the record to the event loop."""
         try:
-            self.loop.call_soon_threadsafe(self.fan_out, state.task_id, state)
+            self.loop.call_soon_threadsafe(self.fan_out, state.operation_id, state)
         except RuntimeError:  # the loop has closed: nobody is listening any more
             pass

@@ -9,6 +9,7 @@ store's business; the chunk ledger keeps a JSON copy (``to_dict`` / ``from_dict`
 from __future__ import annotations
 
 import uuid
+import warnings
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -98,7 +99,7 @@ class OperationRecord:
     record (``dataclasses.replace``).
     """
 
-    task_id: str
+    operation_id: str
     operation: str
     #: The primary key (as a string) of the user who started it; None for an anonymous client.
     owner_id: str | None
@@ -136,6 +137,16 @@ class OperationRecord:
     unchanged_count: int = 0
 
     @property
+    def task_id(self) -> str:
+        """Deprecated name of ``operation_id`` (the status body still calls it ``task_id``)."""
+        warnings.warn(
+            "OperationRecord.task_id is deprecated: use OperationRecord.operation_id.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.operation_id
+
+    @property
     def result_lists(self) -> tuple[str, ...]:
         """The lists that make the ``result`` once the operation has ended (a get's rows too)."""
         return (*ID_LISTS, "results") if OPERATIONS[self.operation].reads else ID_LISTS
@@ -148,7 +159,7 @@ class OperationRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy (the chunk ledger keeps one)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data = {stored_name(f.name): getattr(self, f.name) for f in fields(self)}
         data["status"] = self.status.value
         data["unique_fields"] = list(self.unique_fields)
         for name in TIMESTAMPS:
@@ -158,6 +169,7 @@ class OperationRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> OperationRecord:
         """The record ``to_dict`` gave."""
+        data = {FIELD_NAMES.get(name, name): value for name, value in data.items()}
         timestamps = {name: datetime.fromisoformat(data[name]) for name in TIMESTAMPS if data[name]}
         return cls(
             **{
@@ -170,6 +182,16 @@ class OperationRecord:
 
 
 TIMESTAMPS = ("created_at", "started_at", "finished_at")
+#: Fields renamed in Python that keep their first name where a record is stored (a Redis hash,
+#: the chunk ledger's copy, a published state): records stored before the rename still load,
+#: and a process not yet upgraded reads the records of one that is.
+STORED_NAMES = {"operation_id": "task_id"}
+FIELD_NAMES = {stored: name for name, stored in STORED_NAMES.items()}
+
+
+def stored_name(name: str) -> str:
+    """The name a record field is stored under."""
+    return STORED_NAMES.get(name, name)
 
 
 @dataclass
@@ -239,7 +261,7 @@ def render_status(
     the first ``STATUS_LIST_LIMIT`` values of each list; ``results_url`` pages through them all."""
     total, processed = record.total, record.processed
     status: dict[str, Any] = {
-        "task_id": record.task_id,
+        "task_id": record.operation_id,
         "operation": record.operation,
         "status": record.status.value,
         "state": record.status.celery_state,
@@ -251,7 +273,7 @@ def render_status(
         **{counter: getattr(record, counter) for counter in COUNTERS if counter != "processed"},
         "errors": errors if errors is not None else [],
         "result": result,
-        "results_url": operation_url(record.task_id, "results"),
+        "results_url": operation_url(record.operation_id, "results"),
         "created_at": isoformat(record.created_at),
         "started_at": isoformat(record.started_at) if record.started_at else None,
         "finished_at": isoformat(record.finished_at) if record.finished_at else None,

@@ -42,7 +42,15 @@ from .lua import (
     SNAPSHOT_ARGS,
     lua_move,
 )
-from .record import ChunkReport, OperationRecord, Snapshot, Status, isoformat, now
+from .record import (
+    ChunkReport,
+    OperationRecord,
+    Snapshot,
+    Status,
+    isoformat,
+    now,
+    stored_name,
+)
 from .states import Move, restored_seq
 from .store import OperationStore
 
@@ -81,7 +89,7 @@ DECODERS = {name: decoder(hint) for name, hint in typing.get_type_hints(Operatio
 
 def encode_record(record: OperationRecord) -> dict[str, str]:
     """The record as its Redis hash holds it."""
-    return {f.name: encode_value(getattr(record, f.name)) for f in fields(record)}
+    return {stored_name(f.name): encode_value(getattr(record, f.name)) for f in fields(record)}
 
 
 def decode_record(raw: Mapping[Any, Any]) -> OperationRecord:
@@ -92,7 +100,9 @@ def decode_record(raw: Mapping[Any, Any]) -> OperationRecord:
         )
         for key, value in raw.items()
     }
-    return OperationRecord(**{name: decode(text[name]) for name, decode in DECODERS.items()})
+    return OperationRecord(
+        **{name: decode(text[stored_name(name)]) for name, decode in DECODERS.items()}
+    )
 
 
 def decode_published(message: bytes) -> OperationRecord:
@@ -210,7 +220,7 @@ class RedisOperationStore(OperationStore):
         self.leases = RedisChunkLeases(client, record_key)
 
     def create(self, record: OperationRecord, chunks: list[bytes]) -> None:
-        key = record_key(record.task_id)
+        key = record_key(record.operation_id)
         ttl = bulk_settings.CACHE_TIMEOUT
         pipe = self.client.pipeline(transaction=True)
         pipe.hset(key, mapping=encode_record(record))
@@ -364,12 +374,12 @@ class RedisOperationStore(OperationStore):
     def restore(
         self, record: OperationRecord, lists: dict[str, list[Any]], reported: list[int]
     ) -> bool:
-        key = record_key(record.task_id)
+        key = record_key(record.operation_id)
         lists = {name: by_index(v) if name in BY_INDEX else v for name, v in lists.items()}
         hash_ = encode_record(record) | {"seq": str(restored_seq())}
         return bool(
             self._restore(
-                keys=[key, f"{key}:reported", channel_name(record.task_id)],
+                keys=[key, f"{key}:reported", channel_name(record.operation_id)],
                 args=[
                     orjson.dumps(hash_),
                     encoded_lists(lists),

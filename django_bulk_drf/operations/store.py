@@ -110,7 +110,7 @@ class OperationStore(OperationRecords, Staging, IdempotencyKeys, ABC):
 
     def complete(self, record: OperationRecord) -> Snapshot:
         """``record`` with the first page of its errors and, once ended, of its result lists."""
-        operation_id = record.task_id
+        operation_id = record.operation_id
         lists = {}
         if record.status.is_terminal:
             lists = {name: self.page(operation_id, name) for name in record.result_lists}

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from asgi_demo.contracts.models import Contract
 from django_bulk_drf.actions import CREATE, UPDATE, UPSERT
-from django_bulk_drf.serializers import NON_FIELD_ERRORS, BulkItemsValidator
+from django_bulk_drf.validation import NON_FIELD_ERRORS, BulkItemsValidator
 from django_bulk_drf.viewsets import BulkModelViewSet
 from tests.testapp.models import Author, Book
 from tests.testapp.serializers import BookSerializer

@@ -11,7 +11,7 @@ from tests.testapp.views import EmbeddedContractViewSet
 
 def record_of(viewset) -> OperationRecord:
     return OperationRecord(
-        task_id="00000000-0000-0000-0000-000000000001",
+        operation_id="00000000-0000-0000-0000-000000000001",
         operation="upsert",
         **captured_request(viewset),
         unique_fields=("contract_number", "year"),
@@ -26,12 +26,12 @@ def test_the_record_names_the_viewset_action_and_request_of_an_anonymous_client(
     viewset = make_viewset(
         EmbeddedContractViewSet, method="PATCH", query="unique_fields=contract_number,year"
     )
-    viewset.action, viewset.basename = "async_bulk_partial_update", "embedded-contract"
+    viewset.action, viewset.basename = "background_bulk_partial_update", "embedded-contract"
 
     assert captured_request(viewset) == {
         "owner_id": None,
         "viewset": "tests.testapp.views.EmbeddedContractViewSet",
-        "action": "async_bulk_partial_update",
+        "action": "background_bulk_partial_update",
         "basename": "embedded-contract",
         "method": "PATCH",
         "path": "/",
@@ -41,12 +41,12 @@ def test_the_record_names_the_viewset_action_and_request_of_an_anonymous_client(
 
 def test_the_worker_rebuilds_the_same_viewset_request_and_anonymous_user(make_viewset):
     viewset = make_viewset(EmbeddedContractViewSet, method="PUT", query="dry_run=true")
-    viewset.action, viewset.basename = "async_bulk_update", "embedded-contract"
+    viewset.action, viewset.basename = "background_bulk_update", "embedded-contract"
 
     rebuilt = rebuild_viewset(record_of(viewset))
 
     assert type(rebuilt) is EmbeddedContractViewSet
-    assert (rebuilt.action, rebuilt.basename) == ("async_bulk_update", "embedded-contract")
+    assert (rebuilt.action, rebuilt.basename) == ("background_bulk_update", "embedded-contract")
     assert rebuilt.request.method == "PUT"
     assert rebuilt.request.query_params["dry_run"] == "true"
     assert isinstance(rebuilt.request.user, AnonymousUser)
@@ -56,6 +56,6 @@ def test_the_worker_rebuilds_the_same_viewset_request_and_anonymous_user(make_vi
 def test_an_authenticated_user_is_kept_by_primary_key(make_viewset):
     user = SimpleNamespace(pk=7, is_authenticated=True)
     viewset = make_viewset(EmbeddedContractViewSet, user=user)
-    viewset.action, viewset.basename = "async_bulk_create", "embedded-contract"
+    viewset.action, viewset.basename = "background_bulk_create", "embedded-contract"
 
     assert record_of(viewset).owner_id == "7"

@@ -54,7 +54,7 @@ class Starts:
     def __call__(self):
         record = operation_record()
         self.store.create(record, [])
-        self.started.append(record.task_id)
+        self.started.append(record.operation_id)
         return record
 
 
@@ -68,8 +68,8 @@ def test_without_the_header_every_request_starts_an_operation(store):
     first, second = start(bulk_request(), starts), start(bulk_request(), starts)
 
     assert payload_fingerprint(bulk_request(), CREATE) is None
-    assert first.task_id != second.task_id
-    assert starts.started == [first.task_id, second.task_id]
+    assert first.operation_id != second.operation_id
+    assert starts.started == [first.operation_id, second.operation_id]
 
 
 def test_a_retry_with_the_same_key_and_payload_gets_the_first_operation(store, key):
@@ -78,8 +78,8 @@ def test_a_retry_with_the_same_key_and_payload_gets_the_first_operation(store, k
     first = start(bulk_request(key), starts)
     retried = start(bulk_request(key), starts)
 
-    assert retried.task_id == first.task_id
-    assert starts.started == [first.task_id]
+    assert retried.operation_id == first.operation_id
+    assert starts.started == [first.operation_id]
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_a_retry_while_the_first_request_is_being_accepted_is_a_409(store, key):
     first = once_per_key(bulk_request(key), fingerprint(bulk_request(key)), start_then_retry)
 
     assert retries == [409]
-    assert start(bulk_request(key), starts).task_id == first.task_id
+    assert start(bulk_request(key), starts).operation_id == first.operation_id
 
 
 def test_a_key_whose_start_failed_can_be_used_again(store, key):
@@ -136,18 +136,18 @@ def test_a_key_whose_start_failed_can_be_used_again(store, key):
         once_per_key(bulk_request(key), fingerprint(bulk_request(key)), fail)
     started = start(bulk_request(key), starts)
 
-    assert starts.started == [started.task_id]
+    assert starts.started == [started.operation_id]
 
 
 def test_a_key_whose_operation_expired_starts_a_new_one(store, key):
     starts = Starts(store)
     first = start(bulk_request(key), starts)
-    del store.records[first.task_id]  # the record's lifetime is over
+    del store.records[first.operation_id]  # the record's lifetime is over
 
     second = start(bulk_request(key), starts)
 
-    assert second.task_id != first.task_id
-    assert start(bulk_request(key), starts).task_id == second.task_id
+    assert second.operation_id != first.operation_id
+    assert start(bulk_request(key), starts).operation_id == second.operation_id
 
 
 def test_keys_are_per_user(store, key):
@@ -158,8 +158,8 @@ def test_keys_are_per_user(store, key):
     by_bob = start(bulk_request(key, user=bob), starts)
     anonymous = start(bulk_request(key), starts)
 
-    assert len({by_alice.task_id, by_bob.task_id, anonymous.task_id}) == 3
-    assert start(bulk_request(key, user=alice), starts).task_id == by_alice.task_id
+    assert len({by_alice.operation_id, by_bob.operation_id, anonymous.operation_id}) == 3
+    assert start(bulk_request(key, user=alice), starts).operation_id == by_alice.operation_id
 
 
 def test_a_key_longer_than_the_limit_is_a_400(store):

@@ -30,14 +30,14 @@ def staged(store: LocalOperationStore, *, chunks: int = 2, operation: str = "cre
         chunks=chunks,
         operation=operation,
         owner_id="3",
-        action="async_bulk_partial_update",
+        action="background_bulk_partial_update",
         method="PATCH",
         query_string="unique_fields=contract_number,year",
         unique_fields=("contract_number", "year"),
         partial=True,
     )
     store.create(record, [orjson.dumps([{"n": i}] * 10) for i in range(chunks)])
-    return record.task_id
+    return record.operation_id
 
 
 def created(first: int, count: int = 10) -> ChunkReport:
@@ -197,7 +197,7 @@ async def test_the_in_process_hub_hands_records_from_the_worker_thread_to_the_lo
     state = await subscription.next(timeout=5)
     await hub.unsubscribe(subscription)
 
-    assert (state.task_id, state.seq, state.processed) == (operation_id, 1, 10)
+    assert (state.operation_id, state.seq, state.processed) == (operation_id, 1, 10)
     assert store.listeners == []
 
 

@@ -60,7 +60,7 @@ def test_a_view_with_only_the_list_half_has_the_bulk_list_methods_and_no_bulk_ro
 def test_a_view_with_only_the_background_half_has_the_bulk_route():
     served = routes(BackgroundOnlyViewSet, "backgroundonly")
 
-    assert served["backgroundonly-bulk"]["post"] == "async_bulk_create"
+    assert served["backgroundonly-bulk"]["post"] == "background_bulk_create"
     assert "put" not in served["backgroundonly-list"]
 
 
@@ -77,4 +77,4 @@ def test_only_the_background_half_hands_a_payload_off(make_viewset):
 def test_an_overridden_handler_is_awaited_as_adrf_awaits_it_and_the_others_run_in_the_trip():
     assert not getattr(OverridingViewSet.bulk_update, "bulk_handler", False)
     assert OverridingViewSet.bulk_partial_update.bulk_handler
-    assert OverridingViewSet.async_bulk_create.bulk_handler
+    assert OverridingViewSet.background_bulk_create.bulk_handler

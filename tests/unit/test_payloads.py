@@ -112,7 +112,11 @@ def test_other_unique_fields_are_a_400_listing_the_allowed_targets(make_viewset,
         ("bulk_update", "", ("replace", (), False)),
         ("bulk_update", "unique_fields=id", ("upsert", ("id",), False)),
         ("bulk_partial_update", "", ("update", (), True)),
-        ("async_bulk_partial_update", "unique_fields=year,contract_number", ("upsert", KEY, True)),
+        (
+            "background_bulk_partial_update",
+            "unique_fields=year,contract_number",
+            ("upsert", KEY, True),
+        ),
     ],
 )
 def test_the_action_and_unique_fields_choose_the_kind(make_viewset, action, query, expected):
@@ -201,7 +205,7 @@ def test_the_batches_of_a_body_are_its_items_in_order(content_type, encode):
     if content_type != "text/csv":
         expected = items(5000)
     viewset = bulk_viewset(
-        "POST", "async_bulk_create", encode(items(5000)), content_type=content_type
+        "POST", "background_bulk_create", encode(items(5000)), content_type=content_type
     )
 
     batches = list(body_batches(viewset.request))
@@ -214,7 +218,7 @@ def test_the_batches_of_a_body_are_its_items_in_order(content_type, encode):
     ("body", "named"), [(b'{"a": 1}', "an object"), (b"3", "a number"), (b"null", "null")]
 )
 def test_a_body_that_is_no_array_is_a_400_naming_what_it_is(body, named):
-    viewset = bulk_viewset("POST", "async_bulk_create", body)
+    viewset = bulk_viewset("POST", "background_bulk_create", body)
 
     with pytest.raises(BadBulkRequest) as refused:
         list(body_batches(viewset.request))
@@ -225,7 +229,7 @@ def test_a_body_that_is_no_array_is_a_400_naming_what_it_is(body, named):
 
 
 def test_an_empty_body_is_a_400_saying_so():
-    viewset = bulk_viewset("POST", "async_bulk_create", b"")
+    viewset = bulk_viewset("POST", "background_bulk_create", b"")
 
     with pytest.raises(BadBulkRequest, match="The body is empty"):
         list(body_batches(viewset.request))

@@ -26,7 +26,7 @@ def viewset(make_viewset):
     viewset = make_viewset(
         EmbeddedContractViewSet, method="POST", query="unique_fields=contract_number,year"
     )
-    viewset.action = "async_bulk_create"
+    viewset.action = "background_bulk_create"
     viewset.basename = "contract"
     return viewset
 
@@ -54,17 +54,17 @@ def test_items_added_in_any_batches_are_staged_in_chunks_and_the_record_created_
         stage.close()
         record = stage.finish()
 
-    assert store.record(record.task_id) == record
+    assert store.record(record.operation_id) == record
     assert record.status is Status.PENDING
     assert (record.total, record.chunk_size, record.chunks_total) == (8, 3, 3)
     assert (record.operation, record.action, record.basename) == (
         "create",
-        "async_bulk_create",
+        "background_bulk_create",
         "contract",
     )
     assert record.viewset == "tests.testapp.views.EmbeddedContractViewSet"
     assert record.query_string == "unique_fields=contract_number,year"
-    chunks = staged_chunks(store, record.task_id)
+    chunks = staged_chunks(store, record.operation_id)
     assert [chunk.items for chunk in chunks] == [items[0:3], items[3:6], items[6:8]]
     assert all(chunk.refused == [] for chunk in chunks)
 
@@ -88,14 +88,14 @@ def test_a_later_item_with_a_key_taken_earlier_in_the_payload_is_refused_in_its_
         stage.close()
         record = stage.finish()
 
-    chunks = staged_chunks(store, record.task_id)
+    chunks = staged_chunks(store, record.operation_id)
     assert [chunk.items for chunk in chunks] == [items[0:2], items[2:4], items[4:]]
     refused = [error for chunk in chunks for error in chunk.refused]
     assert refused == [
         {"index": 3, "errors": {"non_field_errors": [duplicate_of(0)]}},
         {"index": 4, "errors": {"non_field_errors": [duplicate_of(1)]}},
     ]
-    assert store.claims.get(record.task_id) is None  # the claimed keys are dropped
+    assert store.claims.get(record.operation_id) is None  # the claimed keys are dropped
 
 
 def test_one_item_past_max_records_is_a_413_and_leaves_nothing(store, viewset):
@@ -157,7 +157,7 @@ def test_a_create_refuses_a_later_item_of_a_unique_set_with_drfs_message(store, 
         stage.close()
         record = stage.finish()
 
-    chunks = staged_chunks(store, record.task_id)
+    chunks = staged_chunks(store, record.operation_id)
     assert chunks[0].refused == []
     assert chunks[1].refused == [
         {

@@ -28,12 +28,12 @@ def test_a_pending_operation_has_every_key_and_nothing_done():
     body = render_status(record)
 
     assert set(body) == STATUS_KEYS | {"seq"}
-    assert body["task_id"] == record.task_id
+    assert body["task_id"] == record.operation_id
     assert (body["operation"], body["status"], body["state"]) == ("create", "pending", "PENDING")
     assert body["progress"] == {"processed": 0, "total": 30, "percent": 0.0}
     assert (body["created_count"], body["updated_count"], body["deleted_count"]) == (0, 0, 0)
     assert (body["error_count"], body["errors"], body["result"]) == (0, [], None)
-    assert body["results_url"] == f"/api/operations/{record.task_id}/results/"
+    assert body["results_url"] == f"/api/operations/{record.operation_id}/results/"
     assert (body["started_at"], body["finished_at"], body["is_async"]) == (None, None, True)
 
 

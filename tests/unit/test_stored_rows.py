@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from asgi_demo.contracts.models import Contract
 from asgi_demo.contracts.serializers import ContractSerializer
 from django_bulk_drf.actions import UPDATE, UPSERT
-from django_bulk_drf.serializers import BulkItemsValidator
+from django_bulk_drf.validation import BulkItemsValidator
 from django_bulk_drf.viewsets import BulkModelViewSet
 from django_bulk_drf.writers import update_rows, upsert_rows
 from tests.testapp.views import EmbeddedContractViewSet

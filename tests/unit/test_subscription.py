@@ -16,7 +16,7 @@ def state(seq: int):
 
 
 async def test_next_takes_the_newest_state_delivered_since_the_last_one():
-    subscription = Subscription(RECORD.task_id)
+    subscription = Subscription(RECORD.operation_id)
     for seq in (1, 2, 3):
         subscription.deliver(state(seq))
 
@@ -26,7 +26,7 @@ async def test_next_takes_the_newest_state_delivered_since_the_last_one():
 
 
 async def test_an_older_state_delivered_late_is_dropped():
-    subscription = Subscription(RECORD.task_id)
+    subscription = Subscription(RECORD.operation_id)
     subscription.deliver(state(5))
     subscription.deliver(state(3))
     subscription.deliver(state(5))
@@ -36,7 +36,7 @@ async def test_an_older_state_delivered_late_is_dropped():
 
 
 async def test_a_waiting_next_is_woken_by_a_delivery():
-    subscription = Subscription(RECORD.task_id)
+    subscription = Subscription(RECORD.operation_id)
     waiting = asyncio.create_task(subscription.next(timeout=60))
     while subscription.waiter is None:
         await asyncio.sleep(0)
@@ -49,7 +49,7 @@ async def test_a_waiting_next_is_woken_by_a_delivery():
 
 
 async def test_next_answers_none_after_a_silence_then_waits_again():
-    subscription = Subscription(RECORD.task_id)
+    subscription = Subscription(RECORD.operation_id)
 
     assert await subscription.next(timeout=0.01) is None
     subscription.deliver(state(2))
@@ -59,7 +59,7 @@ async def test_next_answers_none_after_a_silence_then_waits_again():
 
 
 async def test_one_timer_watches_the_silence_across_calls():
-    subscription = Subscription(RECORD.task_id)
+    subscription = Subscription(RECORD.operation_id)
     taken = []
 
     async def deliver_each(count: int) -> None:
@@ -84,7 +84,7 @@ async def test_one_timer_watches_the_silence_across_calls():
 
 
 async def test_a_closed_subscription_no_longer_watches_the_silence():
-    subscription = Subscription(RECORD.task_id)
+    subscription = Subscription(RECORD.operation_id)
     waiting = asyncio.create_task(subscription.next(timeout=0.05))
     while subscription.waiter is None:
         await asyncio.sleep(0)
