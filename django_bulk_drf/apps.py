@@ -10,6 +10,10 @@ class BulkDRFConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from .recovery import connect_worker_signals
+
+        # Every worker records the tasks it holds and watches the others (recovery.py).
+        connect_worker_signals()
         try:
             import drf_spectacular  # noqa: F401
         except ImportError:

@@ -1,9 +1,9 @@
 """The steps of a background operation, as plain functions the Celery tasks call.
 
-1. ``staging.Staging`` (in the request): the payload is saved chunk by chunk as the body is read,
-   its keys checked across the whole payload on the way (a duplicate in a later chunk is refused
-   on the later item, as in the sync path), then the operation record is created; only the
-   operation id goes through the broker.
+1. ``start.start_operation`` (in the request): the payload is saved chunk by chunk as the body is
+   read, its keys checked across the whole payload on the way (a duplicate in a later chunk is
+   refused on the later item, as in the sync path), then the operation record is created; only
+   the operation id goes through the broker.
 2. ``plan_operation`` (first task): keeps a copy of the record in the ledger and marks the
    operation running; it reads no chunk.
 3. ``process_chunk`` (one task per run of consecutive chunks, any worker): rebuilds the request's
@@ -12,88 +12,32 @@
    reports each chunk's counts to the record (in one round trip for the batch) before it reads
    the next batch: a worker holds one batch at a time.
 
-The ledger also keeps a copy of the record (row ``RECORD_ROW``, written when the operation starts),
-so that a record the store has lost (a Redis restarted without persistence) is rebuilt from what
-the database committed: ``recover_operation``.
+What the request side needs too (the chunk ledger: failing an operation, rebuilding a lost record)
+is in ``ledger.py``; the request's capture and rebuild in ``capture.py``.
 """
 
 from __future__ import annotations
 
-import logging
 import time
-from dataclasses import replace
-from datetime import timedelta
-from typing import Any
-
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AnonymousUser
-from django.db import (
-    router,
-    transaction,
-)
-from django.http import HttpRequest, QueryDict
-from django.utils import timezone
-from django.utils.module_loading import import_string
-from rest_framework.request import Request
 
 from .batches import BatchChunk, OperationLost, apply_batch, chunks_per_batch, payload_of
+from .capture import load_user as load_user  # its former home
+from .capture import rebuild_viewset
+from .chunks import StagedChunk
 from .execution import payload_validator
-from .models import RECORD_ROW, ChunkLedger
-from .operations import (
-    ID_LISTS,
-    ChunkReport,
-    OperationRecord,
-    OperationStore,
-    Status,
-    get_operation_store,
-    now,
-)
-from .serializers import BulkItemsValidator
-from .settings import bulk_settings
-from .staging import StagedChunk
+from .ledger import chunk_ledger
 
-logger = logging.getLogger(__name__)
+# Their former home: the ledger's operations, for the request side and the workers alike.
+from .ledger import committed_counts as committed_counts
+from .ledger import fail_operation as fail_operation
+from .ledger import recover_operation as recover_operation
+from .operations import ChunkReport, OperationRecord, OperationStore, Status, get_operation_store
+from .protocols import BulkViewSet
+from .serializers import BulkItemsValidator
 
 #: Items of one run of chunks at most, and runs of an operation at least (``runs``).
 RUN_ITEMS = 5000
 FEWEST_RUNS = 16
-
-
-def rebuild_viewset(record: OperationRecord) -> Any:
-    """The viewset of the request that started the operation, with that request's user and
-    ``action``, so that ``get_queryset()``, ``get_serializer_class()``, serializer context,
-    permissions and ``perform_*`` hooks apply as they did in the request."""
-    viewset_class = import_string(record.viewset)
-    http_request = HttpRequest()
-    http_request.method = record.method
-    http_request.path = record.path
-    http_request.META = {
-        "QUERY_STRING": record.query_string,
-        "SERVER_NAME": "localhost",
-        "SERVER_PORT": "80",
-        "REQUEST_METHOD": record.method,
-    }
-    http_request.GET = QueryDict(record.query_string)
-    viewset = viewset_class()
-    viewset.basename = record.basename
-    viewset.args, viewset.kwargs = (), {}
-    viewset.format_kwarg = None
-    viewset.action_map = {}
-    viewset.action = record.action
-    viewset.bulk_background = True
-    request = Request(http_request, parsers=viewset.get_parsers())
-    request.user = load_user(record.owner_id)
-    viewset.request = request
-    viewset.headers = {}
-    viewset.check_permissions(request)
-    return viewset
-
-
-def load_user(owner_id: str | None) -> Any:
-    if owner_id is None:
-        return AnonymousUser()
-    user_model = get_user_model()
-    return user_model._default_manager.get(pk=user_model._meta.pk.to_python(owner_id))
 
 
 def plan_operation(operation_id: str, store: OperationStore | None = None) -> list[tuple[int, int]]:
@@ -106,13 +50,9 @@ def plan_operation(operation_id: str, store: OperationStore | None = None) -> li
         raise OperationLost(f"Operation {operation_id} is unknown or expired.")
     if record.status is not Status.PENDING:
         return runs(record) if record.status is Status.RUNNING else []
-    db = rebuild_viewset(record).get_queryset().db
-    forget_old_ledger_rows(db)
-    ChunkLedger.objects.using(db).get_or_create(
-        operation_id=operation_id,
-        chunk_index=RECORD_ROW,
-        defaults={"outcome": {"record": record.to_dict()}},
-    )
+    ledger = chunk_ledger(rebuild_viewset(record).get_queryset().db)
+    ledger.forget_old_rows()
+    ledger.keep_record_copy(record)
     store.start(operation_id)
     return runs(record)
 
@@ -188,7 +128,7 @@ def share_work_time(reports: dict[int, ChunkReport], seconds: float) -> None:
 
 
 def apply_chunk(
-    viewset: Any,
+    viewset: BulkViewSet,
     record: OperationRecord,
     index: int,
     chunk: StagedChunk,
@@ -196,100 +136,3 @@ def apply_chunk(
 ) -> ChunkReport:
     """One chunk in one transaction, with its ledger row (a batch of one: ``apply_batch``)."""
     return apply_batch(viewset, record, [BatchChunk(index, chunk)], validator)[index]
-
-
-def committed_counts(operation_id: str, db: str, store: OperationStore) -> dict[str, int]:
-    """What the committed chunks of an operation wrote, from the ledger. A chunk whose commit went
-    through but was never reported (its connection dropped before the commit's answer, and its
-    retries ran out) is reported now, so that the record counts what the database holds."""
-    counts = {"created_count": 0, "updated_count": 0, "deleted_count": 0, "chunks": 0}
-    for index, outcome in (
-        ChunkLedger.objects.using(db)
-        .filter(operation_id=operation_id, chunk_index__gte=0)
-        .values_list("chunk_index", "outcome")
-    ):
-        store.report_chunk(operation_id, index, ChunkReport.from_dict(outcome))
-        counts["chunks"] += 1
-        for name in ("created", "updated", "deleted"):
-            counts[f"{name}_count"] += len(outcome.get(f"{name}_ids", []))
-    return counts
-
-
-def fail_operation(operation_id: str, reason: str, store: OperationStore | None = None) -> None:
-    """End the operation ``failed``, saying what its committed chunks wrote."""
-    store = store or get_operation_store()
-    record = store.record(operation_id)
-    if record is None:
-        logger.warning("bulk operation %s lost: %s", operation_id, reason)
-        recover_operation(operation_id, store)
-        return
-    try:
-        db = rebuild_viewset(record).get_queryset().db
-    except Exception:  # the viewset itself may be what failed; the ledger is then on "default"
-        db = "default"
-    counts = committed_counts(operation_id, db, store)
-    logger.warning("bulk operation %s failed: %s", operation_id, reason)
-    store.fail(
-        operation_id,
-        f"{reason} Committed before the failure: {counts['chunks']} chunk(s), "
-        f"{counts['created_count']} created, {counts['updated_count']} updated, "
-        f"{counts['deleted_count']} deleted.",
-    )
-
-
-def forget_old_ledger_rows(db: str) -> None:
-    """Ledger rows are needed while their operation can be redelivered or inspected."""
-    horizon = timezone.now() - timedelta(seconds=bulk_settings.CACHE_TIMEOUT)
-    ChunkLedger.objects.using(db).filter(committed_at__lt=horizon).delete()
-
-
-def recover_operation(
-    operation_id: str, store: OperationStore | None = None
-) -> OperationRecord | None:
-    """Rebuild an operation record that the store has lost, from the ledger: ``completed`` when
-    every chunk had committed, else ``failed`` (the staged payload was lost with the record),
-    with the counts and ids the database holds; no chunk writes after that. Returns the record
-    now in the store, or None when the ledger has no copy (the operation never started, or has
-    expired)."""
-    store = store or get_operation_store()
-    db = router.db_for_write(ChunkLedger)
-    horizon = timezone.now() - timedelta(seconds=bulk_settings.CACHE_TIMEOUT)
-    rows = ChunkLedger.objects.using(db).filter(operation_id=operation_id)
-    with transaction.atomic(using=db):
-        # A copy older than the records' lifetime may belong to an operation that simply expired.
-        copy = (
-            rows.select_for_update()
-            .filter(chunk_index=RECORD_ROW, committed_at__gte=horizon)
-            .first()
-        )
-        if copy is None:
-            return None
-        if not copy.outcome.get("ended"):
-            copy.outcome["ended"] = True
-            copy.save(update_fields=["outcome"])
-        chunks = list(rows.filter(chunk_index__gte=0).order_by("chunk_index"))
-    record = OperationRecord.from_dict(copy.outcome["record"])
-    lists: dict[str, list[Any]] = {name: [] for name in (*ID_LISTS, "errors")}
-    for chunk in chunks:
-        for name in lists:
-            lists[name].extend(chunk.outcome.get(name, []))
-    complete = len(chunks) == record.chunks_total
-    status = Status.COMPLETED if complete else Status.FAILED
-    counts = {f"{name[:-4]}_count": len(lists[name]) for name in ID_LISTS}
-    record = replace(
-        record,
-        status=status,
-        processed=sum(chunk.processed for chunk in chunks),
-        error_count=len(lists["errors"]),
-        chunks_done=len(chunks),
-        started_at=record.started_at or now(),
-        finished_at=now(),
-        message="The operation record was lost (was the store restarted without "
-        "persistence?) and was rebuilt from the chunk ledger. Committed: "
-        f"{len(chunks)} of {record.chunks_total} chunk(s), {counts['created_count']} created, "
-        f"{counts['updated_count']} updated, {counts['deleted_count']} deleted.",
-        **counts,
-    )
-    if store.restore(record, lists, [chunk.chunk_index for chunk in chunks]):
-        logger.warning("bulk operation %s rebuilt from its ledger: %s", operation_id, status)
-    return store.record(operation_id)

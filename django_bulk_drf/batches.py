@@ -18,13 +18,14 @@ from django.db import DataError, IntegrityError, OperationalError, ProgrammingEr
 
 from .actions import OPERATIONS
 from .backends import bulk_backend
+from .chunks import StagedChunk
 from .execution import BulkOutcome, execute_payload, read_rows
 from .models import ChunkLedger
 from .operations import ChunkReport, OperationRecord
 from .payloads import BulkPayload
-from .serializers import NON_FIELD_ERRORS, BulkItemsValidator
+from .serializers import BulkItemsValidator
 from .settings import bulk_settings
-from .staging import StagedChunk
+from .validated import NON_FIELD_ERRORS
 from .writers import ID_NAMES, WriteResult
 
 #: What a database refusal of a batch (or a chunk) raises.
@@ -118,8 +119,8 @@ def write_together(
     db = viewset.get_queryset().db
     with transaction.atomic(using=db):
         indexes = [part.index for part in chunks]
-        ended, applied = ChunkLedger.open_chunks(
-            db, operation_id, indexes, bulk_settings.QUERY_TIMEOUT
+        ended, applied = ChunkLedger.objects.using(db).open_chunks(
+            operation_id, indexes, bulk_settings.QUERY_TIMEOUT
         )
         if ended:
             raise OperationLost(f"Operation {operation_id} was ended from its ledger.")
@@ -133,8 +134,7 @@ def write_together(
                 todo, write_chunks(viewset, record, todo, validator), strict=True
             )
         }
-        ChunkLedger.record_outcomes(
-            db,
+        ChunkLedger.objects.using(db).record_outcomes(
             operation_id,
             {
                 index: (report.processed, orjson.dumps(report.to_dict(), default=str).decode())

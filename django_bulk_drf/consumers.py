@@ -31,7 +31,7 @@ progress transport fails; 1000 after the end. Client frames are ignored.
 consumer re-reads the record and sends it if its ``seq`` has advanced (as a progress message, or as
 the end), which recovers from a lost pub/sub message or a Redis restart (a re-read that fails
 while Redis is down is tried again after the next interval). A record that has vanished is rebuilt
-from the chunk ledger when it can be (``background.recover_operation``: its end is then sent), else
+from the chunk ledger when it can be (``ledger.recover_operation``: its end is then sent), else
 the socket is closed with 4404. ``0`` or ``None`` turns the re-read off.
 """
 
@@ -50,7 +50,7 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from redis.exceptions import RedisError
 
-from .background import recover_operation
+from .ledger import recover_operation
 from .operations import (
     OperationRecord,
     Status,
@@ -95,7 +95,7 @@ def progress_text(state: OperationRecord) -> str:
 
 def ended(status: dict[str, Any]) -> bool:
     """Whether a status body is the operation's last word."""
-    return Status(status["status"]).is_terminal
+    return Status.of(status["status"]).is_terminal
 
 
 # Store calls are blocking Redis round trips that touch no database: they run off the event loop,
@@ -168,7 +168,9 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
     async def start(self) -> int | None:
         """Check access, subscribe, send the snapshot; a close code when the socket must end."""
         operation_id = parse_operation_id(self.scope["url_route"]["kwargs"]["operation_id"])
-        record = await read_or_recover(operation_id) if operation_id else None
+        if operation_id is None:
+            return CLOSE_NOT_FOUND
+        record = await read_or_recover(operation_id)
         if record is None:
             return CLOSE_NOT_FOUND
         user = self.scope.get("user")
@@ -176,7 +178,7 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
             signed_in = user is not None and user.is_authenticated
             return CLOSE_NOT_FOUND if signed_in else CLOSE_UNAUTHORIZED
         # Subscribe before reading the snapshot, so that nothing published in between is lost.
-        self.subscription = await operation_events().subscribe(operation_id)
+        subscription = self.subscription = await operation_events().subscribe(operation_id)
         status = await read_status(operation_id)
         if status is None:
             return CLOSE_NOT_FOUND
@@ -184,16 +186,16 @@ class OperationConsumer(AsyncJsonWebsocketConsumer):
         self.last_seq = status["seq"]
         if ended(status):
             return CLOSE_ENDED
-        self.forwarder = asyncio.create_task(self.forward(operation_id))
+        self.forwarder = asyncio.create_task(self.forward(operation_id, subscription))
         return None
 
-    async def forward(self, operation_id: str) -> None:
+    async def forward(self, operation_id: str, subscription: Subscription) -> None:
         """Send the newest state not sent yet, until the end; re-read the record after a
         silence."""
         interval = bulk_settings.PROGRESS_UPDATE_INTERVAL or None
         try:
             while True:
-                state = await self.subscription.next(timeout=interval)
+                state = await subscription.next(timeout=interval)
                 if state is None:
                     try:
                         state = await read_or_recover(operation_id)

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import transaction
 
-from .serializers import ValidatedItem
+from .validated import ValidatedItem
 from .writers import WriteResult
 
 

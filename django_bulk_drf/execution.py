@@ -16,6 +16,7 @@ from .backends import bulk_backend
 from .dryrun import rehearse
 from .exceptions import BulkValidationError
 from .payloads import BulkPayload
+from .protocols import BulkViewSet
 from .serializers import BulkItemsValidator
 from .settings import bulk_settings
 from .writers import WriteResult
@@ -23,7 +24,7 @@ from .writers import WriteResult
 try:
     from psycopg import ClientCursor
 except ImportError:  # psycopg2, or no PostgreSQL driver
-    ClientCursor = None
+    ClientCursor = None  # type: ignore[assignment,misc]
 
 
 @dataclass
@@ -37,7 +38,7 @@ class BulkOutcome(WriteResult):
 
 
 def execute_payload(
-    viewset: Any,
+    viewset: BulkViewSet,
     payload: BulkPayload,
     *,
     skip_invalid: bool = False,
@@ -72,7 +73,7 @@ def execute_payload(
     return outcome
 
 
-def payload_validator(viewset: Any, payload: BulkPayload) -> BulkItemsValidator:
+def payload_validator(viewset: BulkViewSet, payload: BulkPayload) -> BulkItemsValidator:
     """The validator of the payload's items, with the viewset's serializer."""
     return BulkItemsValidator(
         viewset,
@@ -83,16 +84,18 @@ def payload_validator(viewset: Any, payload: BulkPayload) -> BulkItemsValidator:
     )
 
 
-def write_items(viewset: Any, payload: BulkPayload, items: list[Any]) -> WriteResult:
+def write_items(viewset: BulkViewSet, payload: BulkPayload, items: list[Any]) -> WriteResult:
     """The payload kind's write hook, as ``perform_bulk_upsert(items, unique_fields)``."""
     kind = payload.kind
+    if kind.hook is None:
+        raise ValueError(f"a {payload.operation} reads rows: it has no write hook")
     hook = getattr(viewset, kind.hook)
     return hook(items, *(getattr(payload, name) for name in kind.hook_args))
 
 
 def write_into(
     outcome: BulkOutcome,
-    viewset: Any,
+    viewset: BulkViewSet,
     payload: BulkPayload,
     items: list[Any],
     index_map: Sequence[int] | None = None,
@@ -109,7 +112,7 @@ def write_into(
     outcome.merge(written)
 
 
-def read_rows(viewset: Any, ids: list[Any]) -> list[Any]:
+def read_rows(viewset: BulkViewSet, ids: list[Any]) -> list[Any]:
     """The serialized rows of ``get_queryset()`` with these ids, in the order asked."""
     queryset = viewset.filter_queryset(viewset.get_queryset()).filter(pk__in=ids)
     rows = {row.pk: row for row in queryset}
@@ -118,7 +121,7 @@ def read_rows(viewset: Any, ids: list[Any]) -> list[Any]:
 
 
 def run_in_transaction(
-    viewset: Any, payload: BulkPayload, timeout: float, **options: Any
+    viewset: BulkViewSet, payload: BulkPayload, timeout: float, **options: Any
 ) -> BulkOutcome:
     """``execute_payload`` in its own transaction, with a statement timeout where supported."""
     db = viewset.get_queryset().db

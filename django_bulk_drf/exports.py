@@ -37,6 +37,7 @@ from rest_framework.request import Request
 
 from . import exactjson
 from .backends import bulk_backend
+from .protocols import AsyncModelViewSet
 
 #: Rows read (and serialized) at a time, and bytes sent to the client at a time.
 EXPORT_BATCH = 2000
@@ -69,9 +70,11 @@ class NDJSONExportRenderer(ExportRenderer):
 EXPORT_RENDERERS = (CSVExportRenderer, NDJSONExportRenderer)
 
 
-class BulkExportMixin:
+class BulkExportMixin(AsyncModelViewSet):
     """CSV and NDJSON exports of the list route of an adrf viewset (``BulkOperationsMixin`` has
-    it). ``get_export_queryset`` and ``get_export_serializer`` are the seams to override."""
+    it). ``get_export_queryset`` and ``get_export_serializer`` are the seams to override.
+
+    Its base is ``object``; to a type checker it is adrf's ``ModelViewSet``, which it extends."""
 
     #: Rows read and serialized at a time.
     bulk_export_batch_size: int = EXPORT_BATCH
@@ -122,19 +125,26 @@ async def streamed(blocks: Iterator[bytes]) -> AsyncIterator[bytes]:
     """``blocks`` produced one at a time in the request's database thread (the same thread each
     time: a server-side cursor lives on its connection); closed there too, even when the client
     goes away."""
-    step = sync_to_async(next, thread_sensitive=True)
+
+    def advance() -> bytes | None:
+        return next(blocks, None)
+
+    step = sync_to_async(advance, thread_sensitive=True)
     try:
         while True:
-            block = await step(blocks, None)
+            block = await step()
             if block is None:
                 return
             yield block
     finally:
-        await sync_to_async(blocks.close, thread_sensitive=True)()
+        close = getattr(blocks, "close", None)  # a generator's: its cursor is closed there
+        if close is not None:
+            await sync_to_async(close, thread_sensitive=True)()
 
 
 def readable_fields(serializer: serializers.BaseSerializer) -> dict[str, serializers.Field]:
-    return {name: f for name, f in serializer.fields.items() if not f.write_only}
+    fields = serializer.fields  # type: ignore[attr-defined]  # a Serializer's, as exports need
+    return {name: f for name, f in fields.items() if not f.write_only}
 
 
 def in_blocks(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -303,7 +313,8 @@ def column_of(serializer_field: serializers.Field, model: type[models.Model]) ->
         return None
     if model_field.is_relation:
         plain_key = type(serializer_field) is serializers.PrimaryKeyRelatedField
-        return model_field if plain_key and serializer_field.pk_field is None else None
+        pk_field = getattr(serializer_field, "pk_field", None)
+        return model_field if plain_key and pk_field is None else None
     if isinstance(serializer_field, serializers.RelatedField):
         return None
     return model_field

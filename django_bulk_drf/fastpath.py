@@ -31,7 +31,8 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from django.core import validators as django_validators
@@ -54,7 +55,15 @@ TRUSTED_EMPTY_HANDLERS = {
 }
 # DRF refuses longer strings for numbers ("String value too large.").
 MAX_NUMBER_STRING = 1000
-REFUSED = object()
+
+
+class Refused(Enum):
+    """The answer of a compiled check that leaves the item to DRF."""
+
+    REFUSED = "refused"
+
+
+REFUSED: Final = Refused.REFUSED
 # Module globals: the per-item loop looks them up faster than msgspec's attributes.
 _UNSET = msgspec.UNSET
 _convert = msgspec.convert
@@ -100,7 +109,9 @@ class FieldPlan:
     def __init__(self, name: str, field: drf_fields.Field, spec: TypeSpec, post: Post) -> None:
         self.name = name
         self.field = field
-        self.source = field.source
+        if field.source is None:
+            raise ValueError(f"field {name!r} is not bound to a serializer")
+        self.source: str = field.source
         self.spec = spec
         self.post = post
         self.allow_null = field.allow_null
@@ -115,7 +126,7 @@ def _plan_for(name: str, field: drf_fields.Field) -> FieldPlan | None:
     field_class = type(field)
     if isinstance(field, serializers.BaseSerializer | relations.ManyRelatedField):
         return None
-    if field.source == "*" or "." in field.source:
+    if field.source is None or field.source == "*" or "." in field.source:
         return None
     if field_class.run_validation not in TRUSTED_HOOKS:
         return None
@@ -176,7 +187,9 @@ def _checked(value: Any, checks: list[Check], field: drf_fields.Field) -> Any:
     return value
 
 
-def _static_limits(validators: list[Any], kind: type) -> tuple[list[int], list[Any]]:
+def _static_limits(
+    validators: list[Any], kind: type[django_validators.BaseValidator]
+) -> tuple[list[int], list[Any]]:
     """The integer limits of the validators of exactly ``kind`` (msgspec states them), and the
     other validators (run in Python)."""
     limits = [v.limit_value for v in validators if type(v) is kind and type(v.limit_value) is int]
@@ -261,7 +274,7 @@ def _decimal(field: drf_fields.DecimalField) -> tuple[Any, Post] | None:
         or field_class.quantize is not drf_fields.DecimalField.quantize
     ):
         return None
-    precise = _precise(field)
+    precise = _precise(field, field.max_digits, field.decimal_places)
     checks = _checks(field.validators)
 
     def post(value: Any) -> Any:
@@ -280,8 +293,11 @@ def _decimal(field: drf_fields.DecimalField) -> tuple[Any, Post] | None:
     return ("decimal",), post
 
 
-def _precise(field: drf_fields.DecimalField) -> Callable[[decimal.Decimal], decimal.Decimal]:
-    """DRF's precision check and quantizing, in fewer decimal operations.
+def _precise(
+    field: drf_fields.DecimalField, max_digits: int, decimal_places: int
+) -> Callable[[decimal.Decimal], decimal.Decimal]:
+    """DRF's precision check and quantizing, in fewer decimal operations (``max_digits`` and
+    ``decimal_places``: the field's, both set).
 
     A non-zero number written with exactly ``decimal_places`` places is already quantized: only
     its whole digits are checked. Another finite non-zero number takes one ``quantize`` with
@@ -291,11 +307,9 @@ def _precise(field: drf_fields.DecimalField) -> Callable[[decimal.Decimal], deci
     its exponent) takes DRF's own steps. A ``DecimalException`` is raised where DRF's answer is
     an error.
     """
-    quantum = decimal.Decimal(".1") ** field.decimal_places
-    whole_digits = field.max_whole_digits
-    context = decimal.Context(
-        prec=field.max_digits, traps=[decimal.Rounded, decimal.InvalidOperation]
-    )
+    quantum = decimal.Decimal(".1") ** decimal_places
+    whole_digits = max_digits - decimal_places  # DRF's max_whole_digits
+    context = decimal.Context(prec=max_digits, traps=[decimal.Rounded, decimal.InvalidOperation])
 
     def precise(number: decimal.Decimal) -> decimal.Decimal:
         if number.same_quantum(quantum) and number and number.adjusted() < whole_digits:
@@ -339,7 +353,7 @@ def _boolean(field: drf_fields.BooleanField) -> tuple[Any, Post] | None:
     return ("bool",), other
 
 
-COMPILERS: list[tuple[type, Callable[[Any], tuple[Any, Post] | None]]] = [
+COMPILERS: list[tuple[type[drf_fields.Field], Callable[[Any], tuple[Any, Post] | None]]] = [
     (drf_fields.CharField, _char),
     (drf_fields.IntegerField, _integer),
     (drf_fields.DecimalField, _decimal),
@@ -374,7 +388,7 @@ def _msgspec_type(spec: TypeSpec) -> Any:
 def _struct_type(fields: tuple[tuple[str, TypeSpec, bool, bool], ...]) -> type[msgspec.Struct]:
     """The msgspec type of an item, from ``(name, spec, optional, nullable)`` per field: fields
     named ``f0``… (renamed to the field names), in the order given."""
-    members = []
+    members: list[tuple[Any, ...]] = []
     for position, (_, spec, optional, nullable) in enumerate(fields):
         value_type = _msgspec_type(spec)
         if nullable:
@@ -415,7 +429,7 @@ class FastItemValidator:
             return self.child.run_validation(item)
         return validated
 
-    def fast(self, item: Any) -> Any:
+    def fast(self, item: Any) -> dict[str, Any] | Literal[Refused.REFUSED]:
         """The validated data of ``item``, or ``REFUSED`` when DRF must validate it."""
         if type(item) is not dict:
             return REFUSED

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rest_framework import status
+from rest_framework.request import Request
 
 from . import exactjson
 from .exceptions import BadBulkRequest, BulkAPIException
 from .operations import OperationRecord, OperationStore, get_operation_store
 from .payloads import BulkPayload
 from .settings import bulk_settings
+
+if TYPE_CHECKING:
+    from hashlib import _Hash as Fingerprint  # what hashlib.sha256() gives
 
 ACCEPTING_TTL = 60
 MAX_KEY_LENGTH = 255
@@ -38,7 +42,7 @@ class IdempotencyKeyReused(BulkAPIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
 
 
-def payload_fingerprint(request: Any, payload: BulkPayload) -> Any:
+def payload_fingerprint(request: Request, payload: BulkPayload) -> Fingerprint | None:
     """What makes two requests "the same", as a ``hashlib`` digest: method, path, query and the
     payload's kind and options, to which ``staging.Staging`` adds the items as it stages them.
     None for a request without an ``Idempotency-Key``, and for a dry run: it starts no real
@@ -55,7 +59,7 @@ def payload_fingerprint(request: Any, payload: BulkPayload) -> Any:
 
 
 def once_per_key(
-    request: Any, fingerprint: Any, start: Callable[[], OperationRecord]
+    request: Request, fingerprint: Fingerprint | None, start: Callable[[], OperationRecord]
 ) -> OperationRecord:
     """Run ``start`` (which creates and queues the staged operation, returning its record) at
     most once per idempotency key, ``fingerprint`` (``payload_fingerprint``, fed the whole
@@ -64,6 +68,8 @@ def once_per_key(
     key = request.headers.get("Idempotency-Key")
     if not key or fingerprint is None:
         return start()
+    if fingerprint is None:
+        raise ValueError("A request with an Idempotency-Key needs its payload_fingerprint().")
     if len(key) > MAX_KEY_LENGTH:
         raise BadBulkRequest(
             f"The Idempotency-Key header is {len(key)} characters long; "

@@ -25,6 +25,12 @@ BETWEEN_ITEMS = re.compile(rb'[\[\]{},"]')
 STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
 
 
+def skip(pattern: re.Pattern[bytes], window: bytes | bytearray, position: int) -> int:
+    """Where ``pattern`` (which matches the empty string too) ends, matched at ``position``."""
+    match = pattern.match(window, position)
+    return match.end() if match else position
+
+
 class StructureScan:
     """A scan of the strings and brackets of a window inside the array, carried on as the window
     grows, so that each byte is read once: where the last comma between two items is, where
@@ -43,12 +49,12 @@ class StructureScan:
         self.closed = -1
         self.too_deep = -1
 
-    def read(self, window: bytes) -> None:
+    def read(self, window: bytes | bytearray) -> None:
         """Scan what the window has gained since the last call."""
         position, end = self.position, len(window)
         while position < end and self.closed < 0 and self.too_deep < 0:
             if self.in_string:
-                position = STRING_BODY.match(window, position).end()
+                position = skip(STRING_BODY, window, position)
                 if position == end or window[position] != 0x22:  # '"'
                     break  # the string goes on (or an escape is cut in two) in the next part
                 self.in_string = False
@@ -59,9 +65,9 @@ class StructureScan:
                 position = self._between_items(window, position)
         self.position = position
 
-    def _inside_item(self, window: bytes, position: int) -> int:
+    def _inside_item(self, window: bytes | bytearray, position: int) -> int:
         """Skip what keeps the depth, then take the bracket or unfinished string that follows."""
-        position = SAME_DEPTH.match(window, position).end()
+        position = skip(SAME_DEPTH, window, position)
         if position == len(window):
             return position
         token = window[position]
@@ -75,7 +81,7 @@ class StructureScan:
             self.depth -= 1
         return position + 1
 
-    def _between_items(self, window: bytes, position: int) -> int:
+    def _between_items(self, window: bytes | bytearray, position: int) -> int:
         """Between two items: note the commas, up to the next string or container."""
         for match in BETWEEN_ITEMS.finditer(window, position):
             start = match.start()

@@ -12,12 +12,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.db import connections
 
-if TYPE_CHECKING:
-    from .operations import OperationRecord
+
+class OperationTimes(Protocol):
+    """What the metrics of an operation read of its record (``operations.OperationRecord``)."""
+
+    @property
+    def started_at(self) -> datetime | None: ...
+
+    @property
+    def finished_at(self) -> datetime | None: ...
+
+    @property
+    def work_ms(self) -> int: ...
+
+    @property
+    def processed(self) -> int: ...
 
 
 @dataclass
@@ -54,7 +67,7 @@ def sync_metrics(measurement: Measurement, total_items: int) -> dict[str, Any]:
     }
 
 
-def operation_metrics(record: OperationRecord) -> dict[str, Any]:
+def operation_metrics(record: OperationTimes) -> dict[str, Any]:
     """Wall time since the operation started, worker time, and rows per second."""
     if record.started_at is None:
         return {"elapsed_seconds": 0.0, "worker_seconds": 0.0, "rows_per_second": None}

@@ -126,7 +126,7 @@ class CSVParser(BaseParser):
 
     media_type = "text/csv"
 
-    def parse(
+    def parse(  # type: ignore[override]  # an array body is a list, as DRF's JSONParser gives
         self, stream: IO[bytes], media_type: str | None = None, parser_context=None
     ) -> list[dict[str, Any]]:
         """The rows as objects; a malformed body is DRF's ``ParseError`` (a 400)."""
@@ -145,7 +145,7 @@ class NDJSONParser(BaseParser):
 
     media_type = "application/x-ndjson"
 
-    def parse(
+    def parse(  # type: ignore[override]  # an array body is a list, as DRF's JSONParser gives
         self, stream: IO[bytes], media_type: str | None = None, parser_context=None
     ) -> list[Any]:
         """The values of the lines; a malformed line is a ``ParseError`` (a 400) naming it."""

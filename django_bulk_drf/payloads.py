@@ -20,6 +20,7 @@ from rest_framework.request import Request
 
 from .actions import OPERATIONS, BulkAction, OperationKind
 from .exceptions import BadBulkRequest
+from .protocols import BulkViewSet
 from .streams import NotAnArray
 
 ARRAY_HINT = "expected a JSON array of objects (or NDJSON, or CSV with a header row)"
@@ -55,7 +56,7 @@ class BulkPayload:
 
 
 def read_payload(
-    viewset: Any, request: Request, action: BulkAction, items: list[Any] | None = None
+    viewset: BulkViewSet, request: Request, action: BulkAction, items: list[Any] | None = None
 ) -> BulkPayload:
     """The payload of ``action``: ids from ``?ids=`` (or a body of ids, except on GET), else the
     items of the body (or ``items``, when the handler has read it) and ``?unique_fields=``.
@@ -73,7 +74,7 @@ def read_payload(
     return payload
 
 
-def payload_options(viewset: Any, request: Request, action: BulkAction) -> BulkPayload:
+def payload_options(viewset: BulkViewSet, request: Request, action: BulkAction) -> BulkPayload:
     """The payload of an ``action`` that takes items, without them: its kind and options."""
     unique_fields = parse_unique_fields(viewset, request.query_params.get("unique_fields"))
     kind = action.kind_for(unique_fields)
@@ -113,7 +114,8 @@ def body_batches(request: Request) -> Iterator[list[Any]]:
     """The items of an array body a batch at a time, read a part at a time by the parsers that
     can (``parsers.py``); a project's own parser reads it whole. Blocking: call it in a thread."""
     stream = require_body(request)
-    parser = request.negotiator.select_parser(request, request.parsers)
+    negotiator, parsers = request.negotiator, request.parsers or ()
+    parser = negotiator.select_parser(request, parsers) if negotiator is not None else None
     if parser is None or not hasattr(parser, "stream_batches"):
         yield require_item_list(request.data)
         return
@@ -141,7 +143,7 @@ def require_body(request: Request) -> Any:
     return stream
 
 
-def read_ids(viewset: Any, request: Request) -> list[Any]:
+def read_ids(viewset: BulkViewSet, request: Request) -> list[Any]:
     """The ids of a get or delete: ``?ids=``, else (a delete) a JSON array in the body. Parses
     the body: call it in a thread."""
     model = viewset.get_queryset().model
@@ -175,7 +177,7 @@ def parse_ids(model: type[models.Model], raw_ids: Any) -> list[Any]:
     return list(dict.fromkeys(ids))
 
 
-def parse_unique_fields(viewset: Any, raw: str | None) -> tuple[str, ...]:
+def parse_unique_fields(viewset: BulkViewSet, raw: str | None) -> tuple[str, ...]:
     """The conflict target named by ``?unique_fields=``, checked against the allowed targets."""
     if raw is None:
         return ()

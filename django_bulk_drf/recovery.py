@@ -7,8 +7,8 @@ takes part in watching the others:
 - when it receives a task of an operation it records that it holds it (``task_received``, in the
   worker's main process: prefetched tasks and retries waiting for their countdown count too), and
   the task releases its holding when it returns (``tasks.py``);
-- the holder is one life of a worker (``worker_life``): its node name and a mark drawn when the
-  worker process starts. A worker restarted in place of a dead one, under the same name and
+- the holder is one life of a worker (``leases.worker_life``): its node name and a mark drawn
+  when the worker process starts. A worker restarted in place of a dead one, under the same name and
   command line (systemd, supervisor, a StatefulSet), is another holder, so it does not keep its
   predecessor's holdings alive;
 - a thread of its main process renews its heartbeat every ``HEARTBEAT_SECONDS`` (expiring after
@@ -29,16 +29,16 @@ The stores of one process (embedded mode) have no ``leases``: there, none of thi
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import threading
 from typing import Any
 
 from celery.signals import task_received, worker_ready
 from django.db import close_old_connections
 
+from . import tasks
+from .ledger import fail_operation
 from .operations import get_operation_store
-from .operations.leases import PLANNING, Orphan, holder, worker_of
+from .operations.leases import PLANNING, Orphan, holder, worker_life, worker_of
 
 logger = logging.getLogger(__name__)
 
@@ -47,37 +47,25 @@ WORKER_TTL = 15
 SWEEP_SECONDS = 10
 #: Orphan chunks re-queued in one task at most.
 LONGEST_REQUEUED_RUN = 50
-RUN_OPERATION = "django_bulk_drf.run_operation"
-PROCESS_CHUNK = "django_bulk_drf.process_chunk"
-
-#: What tells this worker process's life from any other under the same node name: its pid and a
-#: random mark (a pid alone comes back, in a container or after a ``SIGHUP`` restart, which execs
-#: in place). Drawn when this module is imported, which Celery does in the worker's main process
-#: before it forks its pool: the pool processes inherit it, and release what the main process
-#: recorded they hold. The life is the main process's: it receives the tasks and beats; when it
-#: dies (the whole process group killed, the machine lost) the beats stop and its holdings are
-#: taken up, even if a pool process outlives it for a while (the chunk ledger then keeps each chunk
-#: applied once). A pool process that dies alone is replaced by the main process, which stays alive;
-#: its task is redelivered by the broker (``reject_on_worker_lost``).
-PROCESS_LIFE = f"{os.getpid()}.{secrets.token_hex(4)}"
 
 
-def worker_life(hostname: str) -> str:
-    """The holder name of this life of the worker ``hostname`` (its heartbeat's key too)."""
-    return f"{hostname}#{PROCESS_LIFE}"
+def connect_worker_signals() -> None:
+    """Connect the handlers of the workers' Celery signals (``BulkDRFConfig.ready``; connecting
+    again is harmless). They act in worker processes only: no other process receives tasks."""
+    task_received.connect(hold_received_task, weak=False, dispatch_uid=f"{__name__}.hold")
+    worker_ready.connect(watch_when_ready, weak=False, dispatch_uid=f"{__name__}.watch")
 
 
 def held_task(name: str, args: Any) -> tuple[str, int, int] | None:
     """The operation, first chunk index (``PLANNING`` for the first task) and chunk count of a
     task, if it is ours."""
-    if name == RUN_OPERATION and args:
+    if name == tasks.run_operation.name and args:
         return str(args[0]), PLANNING, 1
-    if name == PROCESS_CHUNK and args and len(args) > 1:
+    if name == tasks.process_chunk.name and args and len(args) > 1:
         return str(args[0]), int(args[1]), int(args[2]) if len(args) > 2 else 1
     return None
 
 
-@task_received.connect
 def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
     """Record that this worker holds the task it just received."""
     task = held_task(request.name, request.args)
@@ -94,7 +82,6 @@ def hold_received_task(sender: Any = None, request: Any = None, **kwargs: Any) -
         logger.exception("could not record that %s holds %s", worker, task)
 
 
-@worker_ready.connect
 def watch_when_ready(sender: Any = None, **kwargs: Any) -> None:
     start_watch(worker_life(sender.hostname))
 
@@ -159,8 +146,6 @@ def sweep(worker: str) -> int:
 def broker_queue_is_empty() -> bool:
     """Whether the queue the chunk tasks are routed to holds no message (a queue the broker does
     not know is empty)."""
-    from . import tasks
-
     app = tasks.process_chunk.app
     queue = app.amqp.router.route({}, tasks.process_chunk.name)["queue"]
     with app.connection_for_write() as connection:
@@ -197,8 +182,6 @@ def orphan_runs(orphans: list[Orphan]) -> list[tuple[Orphan, int]]:
 
 def requeue(orphan: Orphan, count: int = 1) -> None:
     """Send again the task of ``orphan`` and the ``count - 1`` chunks that follow it."""
-    from . import tasks
-
     held_by = worker_of(orphan.held_by)
     chunks = (
         f"chunk {orphan.index}"
@@ -221,8 +204,6 @@ def requeue(orphan: Orphan, count: int = 1) -> None:
 
 def end_failed(store: Any, operation_id: str, reason: str) -> None:
     """End a deferred failure now that (if) the database answers."""
-    from .background import fail_operation
-
     close_old_connections()  # a connection broken by the outage is replaced, not reused
     try:
         fail_operation(operation_id, reason, store)

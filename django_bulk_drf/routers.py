@@ -16,7 +16,7 @@ adrf's ``DefaultRouter`` routes it:
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from adrf.routers import DefaultRouter
 from django.conf import settings
@@ -24,11 +24,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.urls import URLPattern
 from rest_framework.routers import Route, SimpleRouter
+from rest_framework.viewsets import ViewSetMixin
 
 from .actions import Route as BulkRoute
 from .actions import route_mapping
-from .mixins import BulkOperationsMixin
+from .bulk_requests import BulkRequestMixin
 from .parsers import ARRAY_MEDIA_TYPES
+
+if TYPE_CHECKING:
+    from rest_framework.decorators import ViewSetAction
 
 #: The path segment of the background endpoints, and the lookup value that shares their URL.
 BULK_PATH = "bulk"
@@ -64,12 +68,14 @@ class BulkRouter(DefaultRouter):
         #: adrf's router, with the same options: the routes of viewsets without bulk handlers.
         self.plain_router = DefaultRouter(*args, **kwargs)
 
-    def get_routes(self, viewset: Any) -> list[Route]:
-        if not issubclass(viewset, BulkOperationsMixin):
+    def get_routes(self, viewset: type[ViewSetMixin]) -> list[Route]:
+        if not issubclass(viewset, BulkRequestMixin):
             return self.plain_router.get_routes(viewset)
+        # The extra actions are the methods @action marked (DRF types them as plain views).
+        extra_actions = cast("list[ViewSetAction[Any]]", viewset.get_extra_actions())
         shadowed = [
             action.__name__
-            for action in viewset.get_extra_actions()
+            for action in extra_actions
             if not action.detail and BULK_PATH in (action.url_path, action.url_name)
         ]
         if shadowed:

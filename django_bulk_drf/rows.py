@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import models
+from django.db import DEFAULT_DB_ALIAS, models
 from django.db.models import F, Lookup, Q
 from rest_framework.relations import PrimaryKeyRelatedField
 
@@ -52,7 +52,7 @@ class StoredRow:
     @classmethod
     def of(cls, instance: models.Model) -> StoredRow:
         """The row of a loaded model instance."""
-        return cls(type(instance), instance._state.db, {}, instance)
+        return cls(type(instance), instance._state.db or DEFAULT_DB_ALIAS, {}, instance)
 
     @property
     def pk(self) -> Any:
@@ -89,7 +89,9 @@ class AnyOf(Lookup):
     lookup_name = "bulk_drf_any"
     prepare_rhs = False
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(  # type: ignore[override]  # Django takes the parameters as a list too
+        self, compiler: Any, connection: Any
+    ) -> tuple[str, list[Any]]:
         lhs, params = compiler.compile(self.lhs)
         field = self.lhs.output_field
         values = [field.get_db_prep_value(value, connection) for value in self.rhs]
@@ -159,6 +161,7 @@ class BatchedPrimaryKeyLookup:
     def __init__(self, serializer_field: PrimaryKeyRelatedField, raw_values: set) -> None:
         self.serializer_field = serializer_field
         queryset = serializer_field.get_queryset()
+        assert queryset is not None, "DRF requires a queryset on a writable related field"
         pk_field = queryset.model._meta.pk
         self.rows: dict[Any, models.Model] = {}
         normalised = {}
@@ -186,3 +189,14 @@ class BatchedPrimaryKeyLookup:
         if row is None:
             self.serializer_field.fail("does_not_exist", pk_value=data)
         return row
+
+
+def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]:
+    """The field sets an upsert may use as its conflict target: pk, unique fields, constraints."""
+    opts = model._meta
+    targets: list[tuple[str, ...]] = [(opts.pk.name,)]
+    targets += [(f.name,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
+    targets += [tuple(names) for names in opts.unique_together]
+    for constraint in opts.total_unique_constraints:
+        targets.append(tuple(constraint.fields))
+    return list(dict.fromkeys(targets))

@@ -15,84 +15,24 @@ item is done here with one query per batch:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import CharField, IntegerField, empty
 from rest_framework.relations import PrimaryKeyRelatedField
-from rest_framework.settings import api_settings
+from rest_framework.serializers import Serializer
 from rest_framework.validators import UniqueTogetherValidator, UniqueValidator
 
 from .actions import OperationKind, RowKey
 from .fastpath import REFUSED, fast_validator_for
+from .protocols import BulkViewSet
 from .rows import BatchedPrimaryKeyLookup, StoredRow, chunked, key_filter, read_rows
-
-NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
-
-
-class ValidatedItem:
-    """One valid item: its position in the payload, its validated data and the stored row it
-    changes (``stored``, or as a model instance ``instance``; None for a new row)."""
-
-    __slots__ = ("index", "data", "stored")
-
-    def __init__(
-        self,
-        index: int,
-        data: dict[str, Any],
-        instance: models.Model | None = None,
-        *,
-        stored: StoredRow | None = None,
-    ) -> None:
-        self.index = index
-        self.data = data
-        self.stored = StoredRow.of(instance) if instance is not None else stored
-
-    @property
-    def instance(self) -> models.Model | None:
-        """The stored row as a model instance (built on first use when only the columns the
-        write needs were read: the other fields then load on access, one query each)."""
-        return self.stored.instance if self.stored is not None else None
-
-    @property
-    def present_fields(self) -> frozenset[str]:
-        return frozenset(self.data)
-
-
-@dataclass
-class ValidationOutcome:
-    """The valid items (each with the row it changes) and the errors of the others, by index."""
-
-    items: list[ValidatedItem] = field(default_factory=list)
-    errors: dict[int, dict[str, Any]] = field(default_factory=dict)
-
-    def add_error(self, index: int, errors: Any) -> None:
-        self.errors.setdefault(index, {})
-        if not isinstance(errors, dict):
-            errors = {NON_FIELD_ERRORS: errors if isinstance(errors, list) else [errors]}
-        for name, messages in errors.items():
-            self.errors[index].setdefault(name, []).extend(
-                messages if isinstance(messages, list) else [messages]
-            )
-
-    def error_list(self) -> list[dict[str, Any]]:
-        return [
-            {"index": index, "errors": plain_errors(errors)}
-            for index, errors in sorted(self.errors.items())
-        ]
-
-
-def plain_errors(errors: Any) -> Any:
-    """Error details as plain JSON types (``ErrorDetail`` becomes ``str``)."""
-    if isinstance(errors, dict):
-        return {str(key): plain_errors(value) for key, value in errors.items()}
-    if isinstance(errors, list | tuple):
-        return [plain_errors(value) for value in errors]
-    return str(errors)
+from .validated import NON_FIELD_ERRORS, ValidatedItem, ValidationOutcome
 
 
 @dataclass
@@ -103,17 +43,6 @@ class UniqueSet:
     error_key: str
     message: str
     names: tuple[str, ...] = ()
-
-
-def allowed_conflict_targets(model: type[models.Model]) -> list[tuple[str, ...]]:
-    """The field sets an upsert may use as its conflict target: pk, unique fields, constraints."""
-    opts = model._meta
-    targets: list[tuple[str, ...]] = [(opts.pk.name,)]
-    targets += [(f.name,) for f in opts.local_concrete_fields if f.unique and not f.primary_key]
-    targets += [tuple(names) for names in opts.unique_together]
-    for constraint in opts.total_unique_constraints:
-        targets.append(tuple(constraint.fields))
-    return list(dict.fromkeys(targets))
 
 
 class BulkItemsValidator:
@@ -127,7 +56,7 @@ class BulkItemsValidator:
 
     def __init__(
         self,
-        viewset: Any,
+        viewset: BulkViewSet,
         kind: OperationKind,
         *,
         partial: bool = False,
@@ -143,7 +72,13 @@ class BulkItemsValidator:
         self.model = self.scoped_queryset.model
         self.db = self.scoped_queryset.db
         self.pk_name = self.model._meta.pk.name
-        self.child = viewset.get_serializer(partial=partial)
+        child = viewset.get_serializer(partial=partial)
+        if not isinstance(child, Serializer):
+            raise ImproperlyConfigured(
+                f"{type(viewset).__name__}.get_serializer() must give a Serializer (one item's "
+                f"fields) to validate bulk items, not a {type(child).__name__}."
+            )
+        self.child = child
         self.writable = {name: f for name, f in self.child.fields.items() if not f.read_only}
         self.unique_sets = self._take_unique_validators() if batch_queries else []
         self.fast = fast_validator_for(self.child) if batch_queries else None
@@ -163,7 +98,8 @@ class BulkItemsValidator:
         for index, item in objects.items():
             if index in outcome.errors:
                 continue
-            stored = existing.get(keys.get(index))
+            key = keys.get(index)
+            stored = existing.get(key) if key is not None else None
             validated = self._validate_item(index, item, stored, outcome)
             if validated is not None:
                 outcome.items.append(validated)
@@ -184,7 +120,7 @@ class BulkItemsValidator:
         row_key, unique_sets = self._key_readers
         claims: list[tuple[int, tuple]] = []
         if row_key:
-            values = []
+            values: list[Any] = []
             for name, read in row_key:
                 raw = item.get(name, empty)
                 if raw is empty and self.row_key is RowKey.PK:
@@ -304,8 +240,8 @@ class BulkItemsValidator:
     def _item_key(
         self, index: int, item: dict, names: Sequence[str], outcome: ValidationOutcome
     ) -> tuple | None:
-        values = []
-        errors = {}
+        values: list[Any] = []
+        errors: dict[str, list[Any]] = {}
         for name in names:
             raw = item.get(name, empty)
             if raw is empty and self.row_key is RowKey.PK:
@@ -444,7 +380,7 @@ class BulkItemsValidator:
                 if item.get(name) is not None and not isinstance(item[name], dict | list)
             }
             resolve = BatchedPrimaryKeyLookup(serializer_field, raw_values)
-            serializer_field.to_internal_value = resolve
+            serializer_field.to_internal_value = resolve  # type: ignore[method-assign]  # this field only
 
     # -- batched uniqueness ---------------------------------------------------------------------
 
@@ -453,7 +389,10 @@ class BulkItemsValidator:
         unique_sets = []
         kept = []
         for validator in self.child.validators:
-            if isinstance(validator, UniqueTogetherValidator) and validator.condition is None:
+            if (
+                isinstance(validator, UniqueTogetherValidator)
+                and getattr(validator, "condition", None) is None
+            ):
                 sources = tuple(self.child.fields[name].source for name in validator.fields)
                 message = validator.message.format(field_names=", ".join(validator.fields))
                 unique_sets.append(
@@ -468,7 +407,9 @@ class BulkItemsValidator:
             if uniques and uniques[0].lookup == "exact":
                 serializer_field.validators = [v for v in validators if v not in uniques]
                 unique_sets.append(
-                    UniqueSet((serializer_field.source,), name, str(uniques[0].message), (name,))
+                    UniqueSet(
+                        (serializer_field.source or name,), name, str(uniques[0].message), (name,)
+                    )
                 )
         if self.row_key is RowKey.UNIQUE_FIELDS:
             target = set(self.unique_fields)
@@ -509,9 +450,9 @@ class BulkItemsValidator:
         for chunk in chunked(list(claims)):
             taken = manager.filter(key_filter(sources, chunk)).values_list("pk", *sources)
             for pk, *values in taken:
-                item = claims.get(tuple(values))
-                if item is not None and (item.stored is None or item.stored.pk != pk):
-                    outcome.add_error(item.index, {unique_set.error_key: [unique_set.message]})
+                claimant = claims.get(tuple(values))
+                if claimant is not None and (claimant.stored is None or claimant.stored.pk != pk):
+                    outcome.add_error(claimant.index, {unique_set.error_key: [unique_set.message]})
 
     def _unique_value(self, item: ValidatedItem, sources: Sequence[str]) -> tuple | None:
         """The values an item claims for a unique set (a related row by its id), or None when

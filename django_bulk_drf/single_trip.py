@@ -32,6 +32,8 @@ from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from .protocols import AsyncModelViewSet
+
 #: What an in-thread answer may be: the response, a coroutine function to await for it on the
 #: event loop (the rest of the work needs the loop), or None (run the handler as adrf does).
 ThreadAnswer = Response | Callable[[], Awaitable[Response]] | None
@@ -42,8 +44,10 @@ ASYNC_SERIALIZER_METHODS = ("asave", "acreate", "aupdate", "adata", "ato_represe
 SYNC_SERIALIZER_METHODS = ("save", "create", "update", "data", "to_representation")
 
 
-class SingleTripMixin:
-    """``async_dispatch`` with one thread trip; the in-thread single-object handlers."""
+class SingleTripMixin(AsyncModelViewSet):
+    """``async_dispatch`` with one thread trip; the in-thread single-object handlers.
+
+    Its base is ``object``; to a type checker it is adrf's ``ModelViewSet``, which it extends."""
 
     #: action → (adrf's handler it stands for, the method answering in the thread).
     single_object_answers: dict[str, tuple[Any, str]] = {
@@ -82,7 +86,7 @@ class SingleTripMixin:
         return self.response
 
     def _handler(self, request: Request) -> Callable[..., Any]:
-        method = request.method.lower()
+        method = (request.method or "").lower()
         if method in self.http_method_names:
             return getattr(self, method, self.http_method_not_allowed)
         return self.http_method_not_allowed

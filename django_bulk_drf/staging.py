@@ -7,10 +7,11 @@
   unique sets) in the operation store, in payload order: across the whole payload the first item
   keeps a key and a later one is refused with the sync path's error (docs/semantics.md#duplicates).
   The store holds a 16-byte digest per key, never the items; the refusals travel inside their chunk
-  (``StagedChunk``), whose task reports them;
+  (``chunks.StagedChunk``), whose task reports them;
 - chunks go to the store ``FLUSH_CHUNKS`` at a time, under the new operation's id, before its
   record exists; one item past ``max_records`` is a ``413`` at once;
-- ``finish`` creates the record (the operation exists from then on) and drops the claimed keys;
+- ``finish`` creates the record with the request captured in it (``capture.py``; the operation
+  exists from then on) and drops the claimed keys;
   leaving the ``with`` block unfinished (an error, a replayed idempotency key) drops everything
   staged, so a refused request leaves nothing behind.
 """
@@ -18,35 +19,20 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
 from . import exactjson
+from .capture import captured_request
+from .chunks import StagedChunk
 from .exceptions import BadBulkRequest, PayloadTooLarge
 from .operations import OperationRecord, OperationStore, get_operation_store, new_operation_id
 from .payloads import BulkPayload
+from .protocols import BulkViewSet
 from .serializers import BulkItemsValidator
 
 #: Chunks held before they are written to the store (and their keys claimed) together.
 FLUSH_CHUNKS = 10
-
-
-@dataclass
-class StagedChunk:
-    """One chunk as the workers receive it: its items and the errors of those of its items
-    that were refused while staging (duplicate keys), each with its index in the payload."""
-
-    items: list[Any]
-    refused: list[dict[str, Any]] = field(default_factory=list)
-
-    def encode(self) -> bytes:
-        return exactjson.dumps({"items": self.items, "refused": self.refused})
-
-    @classmethod
-    def decode(cls, value: dict[str, Any]) -> StagedChunk:
-        """The chunk from its value as the store gives it back (``load_chunk``)."""
-        return cls(value["items"], value["refused"])
 
 
 def too_many_items(limit: int, total_items: int | None = None) -> PayloadTooLarge:
@@ -71,7 +57,7 @@ class Staging:
 
     def __init__(
         self,
-        viewset: Any,
+        viewset: BulkViewSet,
         payload: BulkPayload,
         *,
         chunk_size: int,
@@ -139,19 +125,11 @@ class Staging:
 
     def finish(self) -> OperationRecord:
         """Create the operation's record, ``pending``; the payload is staged."""
-        viewset, payload = self.viewset, self.payload
-        request = viewset.request
-        user = getattr(request, "user", None)
+        payload = self.payload
         record = OperationRecord(
             task_id=self.operation_id,
             operation=payload.operation,
-            owner_id=str(user.pk) if user is not None and user.is_authenticated else None,
-            viewset=f"{type(viewset).__module__}.{type(viewset).__qualname__}",
-            action=viewset.action,
-            basename=viewset.basename,
-            method=request.method,
-            path=request.path,
-            query_string=request.META.get("QUERY_STRING", ""),
+            **captured_request(self.viewset),
             unique_fields=payload.unique_fields,
             partial=payload.partial,
             dry_run=payload.dry_run,

@@ -62,7 +62,8 @@ class MalformedBody(ParseError):
     ``line`` (kept as numbers)."""
 
     def __init__(self, message: str, **position: int) -> None:
-        self.detail = {"detail": message, **position}
+        # Not through ParseError.__init__, which would turn the numbers into strings.
+        self.detail = {"detail": message, **position}  # type: ignore[dict-item]
 
 
 class NotAnArray(ParseError):
@@ -233,7 +234,7 @@ class JSONArrayReader:
             return []
         return self._parse(head, closing=True)
 
-    def _parse(self, head: bytes, closing: bool = False) -> list[Any]:
+    def _parse(self, head: bytes | bytearray, closing: bool = False) -> list[Any]:
         """The items of ``head`` (the window's start, up to a comma between items or the end of
         the array), every number exact; a positioned ``ParseError`` when it is not JSON."""
         if head.strip(WHITESPACE):
@@ -243,7 +244,7 @@ class JSONArrayReader:
                 pass
         self._locate(head + (b"]" if closing else b","), closing)
 
-    def _locate(self, data: bytes, closing: bool) -> NoReturn:
+    def _locate(self, data: bytes | bytearray, closing: bool) -> NoReturn:
         """Read ``data`` (the items of a window, then the comma or ``]`` that follows them)
         item by item to say where it stops being JSON."""
         try:
@@ -285,7 +286,7 @@ class JSONArrayReader:
         raise MalformedBody(f"JSON parse error - {message} (byte {byte}).", **position)
 
 
-def guessed_cuts(window: bytes) -> Iterator[int]:
+def guessed_cuts(window: bytes | bytearray) -> Iterator[int]:
     """Where the window likely splits between two items: after its last ``},``, then at its last
     comma."""
     brace = window.rfind(b"},")
@@ -296,7 +297,7 @@ def guessed_cuts(window: bytes) -> Iterator[int]:
         yield comma
 
 
-def parsed_items(head: bytes) -> list[Any] | None:
+def parsed_items(head: bytes | bytearray) -> list[Any] | None:
     """The items of ``[`` + head + ``]``, or None when that is not JSON."""
     if not head.strip(WHITESPACE):
         return None

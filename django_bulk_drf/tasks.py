@@ -7,7 +7,7 @@ and reports on its own. Tasks are acknowledged late, so a run whose worker dies 
 chunk ledger makes the second run of a committed chunk a no-op. A task whose database or Redis
 connection fails is retried with backoff (a chunk committed just before the failure is then only
 reported). A task that finds its operation record gone ends it from the ledger
-(``background.recover_operation``) instead of failing.
+(``ledger.recover_operation``) instead of failing.
 
 Each task releases, when it returns, the holdings its worker recorded when it received it, one per
 chunk of its run (``recovery.py``: the chunks of a worker that dies are taken up by the others). A
@@ -26,12 +26,11 @@ from django.db import InterfaceError, OperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import (
-    background,
-    recovery,  # imported by every worker: connects its signal handlers, draws its life
-)
+from . import background
+from .batches import OperationLost
+from .ledger import fail_operation
 from .operations import get_operation_store
-from .operations.leases import PLANNING, holder
+from .operations.leases import PLANNING, holder, worker_life
 from .settings import bulk_settings
 
 logger = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ class OperationTask(Task):
             return
         reason = f"{type(exc).__name__}: {exc}."
         try:
-            background.fail_operation(operation_id, reason)
+            fail_operation(operation_id, reason)
         except Exception:  # the database (or the store) is what failed: the sweep ends it later
             logger.exception("could not end bulk operation %s as failed yet", operation_id)
             try:
@@ -64,7 +63,7 @@ class OperationTask(Task):
         leases = get_operation_store().leases
         if leases is None or self.request.hostname is None:
             return
-        worker = recovery.worker_life(self.request.hostname)
+        worker = worker_life(self.request.hostname)
         held_by = holder(worker, self.request.id, self.request.retries)
         try:
             leases.release(operation_id, index, held_by, count)
@@ -100,8 +99,8 @@ def run_operation(self: Task, operation_id: str) -> None:
             return
         for run in runs:
             background.process_chunk(operation_id, *run)
-    except background.OperationLost as exc:
-        background.fail_operation(operation_id, str(exc))
+    except OperationLost as exc:
+        fail_operation(operation_id, str(exc))
     finally:
         self.release(operation_id, PLANNING)
 
@@ -111,8 +110,8 @@ def process_chunk(self: Task, operation_id: str, index: int, count: int = 1) -> 
     """Validate, write and report chunks ``index`` to ``index + count - 1`` of the operation."""
     try:
         background.process_chunk(operation_id, index, count)
-    except background.OperationLost as exc:
-        background.fail_operation(operation_id, str(exc))
+    except OperationLost as exc:
+        fail_operation(operation_id, str(exc))
     finally:
         self.release(operation_id, index, count)
 

@@ -7,10 +7,10 @@ read). A request answered at once, a single object among them, never counts. Wit
 scope is not applied.
 """
 
-from typing import Any
-
+from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 
 class BulkOperationThrottle(SimpleRateThrottle):
@@ -19,11 +19,14 @@ class BulkOperationThrottle(SimpleRateThrottle):
     scope = "bulk"
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # The setting as it is now (DRF's THROTTLE_RATES is read once, at import); rates are
+        # strings such as "30/hour".
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        return None if rate is None else str(rate)
 
-    def get_cache_key(self, request: Any, view: Any) -> str | None:
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
         if request.user and request.user.is_authenticated:
-            ident = request.user.pk
+            ident = str(request.user.pk)
         else:
             ident = self.get_ident(request)
         return self.cache_format % {"scope": self.scope, "ident": ident}

@@ -19,15 +19,12 @@ Two ways to find them, one per writer:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import models
 
 from .rows import chunked, read_rows
-from .serializers import ValidatedItem
-
-if TYPE_CHECKING:
-    from .writers import WriteResult
+from .validated import ValidatedItem
 
 
 def compared_fields(model: type[models.Model], present: frozenset[str]) -> list[models.Field]:
@@ -49,7 +46,7 @@ def item_value(model_field: models.Field, data: dict[str, Any]) -> Any:
     if isinstance(value, models.Model):
         value = value.pk
     if model_field.is_relation:
-        return model_field.target_field.to_python(value)
+        return model_field.target_field.to_python(value)  # type: ignore[attr-defined]  # a key
     return model_field.to_python(value)
 
 
@@ -82,7 +79,7 @@ def split_unchanged(
                 ):
                     same.add(id(item))
     changed = [item for item in items if id(item) not in same]
-    unchanged = [item.stored.pk for item in items if id(item) in same]
+    unchanged = [item.stored_row.pk for item in items if id(item) in same]
     return changed, unchanged
 
 
@@ -90,13 +87,12 @@ def settle_unchanged(
     queryset: models.QuerySet,
     items: Sequence[ValidatedItem],
     unique_fields: Sequence[str],
-    result: WriteResult,
+    written: set[Any],
 ) -> list[tuple[Any, int]]:
-    """The rows of the items that the conditional upsert neither inserted nor updated, as
-    ``(primary key, item index)`` in the items' order. Those are the stored rows the items were
-    validated against, and, rarely, rows another transaction inserted with equal values since:
-    looked up by key."""
-    written = set(result.created_ids) | set(result.updated_ids)
+    """The rows of the items that the conditional upsert neither inserted nor updated
+    (``written``: the ids it inserted or updated), as ``(primary key, item index)`` in the items'
+    order. Those are the stored rows the items were validated against, and, rarely, rows another
+    transaction inserted with equal values since: looked up by key."""
     unchanged = [
         (item.stored.pk, item.index)
         for item in items

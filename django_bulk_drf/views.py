@@ -39,8 +39,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from .background import recover_operation
 from .exceptions import BadBulkRequest, OperationStoreUnavailable
+from .ledger import recover_operation
 from .operations import (
     DEFAULT_PAGE_SIZE,
     FIRST,
@@ -100,7 +100,7 @@ class OperationAPIView(APIView):
         return not self.get_throttles() and all(isinstance(p, AllowAny) for p in permissions)
 
     async def async_dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        method = request.method.lower()
+        method = (request.method or "").lower()
         handler = getattr(self, method, None) if method in self.http_method_names else None
         if not (iscoroutinefunction(handler) and self.checks_do_no_io()):
             return await super().async_dispatch(request, *args, **kwargs)

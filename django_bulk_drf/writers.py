@@ -22,8 +22,8 @@ from django.db import models
 from django.utils import timezone
 
 from .backends import BaseBulkBackend, Insert, bulk_backend
-from .serializers import ValidatedItem
 from .unchanged import settle_unchanged, split_unchanged
+from .validated import ValidatedItem
 
 #: The id lists of a ``WriteResult``.
 ID_NAMES = ("created_ids", "updated_ids", "deleted_ids", "unchanged_ids")
@@ -113,7 +113,7 @@ def proposed_row(model: type[models.Model], item: ValidatedItem) -> models.Model
     """
     if item.stored is None:
         return build_instance(model, item.data)
-    instance = copy.copy(item.instance)
+    instance = copy.copy(item.stored.instance)
     for model_field in model_fields_for(model, item.data):
         setattr(instance, model_field.attname, _attname_value(model_field, item.data))
     return instance
@@ -156,7 +156,7 @@ def update_rows(
         fields = model_fields_for(model, present)
         instances = []
         for item in group:
-            instance = item.instance
+            instance = item.stored_row.instance
             for model_field in fields:
                 setattr(instance, model_field.attname, _attname_value(model_field, item.data))
             for model_field in bumped:
@@ -167,9 +167,9 @@ def update_rows(
         names = list(dict.fromkeys(names))
         if names:
             manager.bulk_update(instances, names, batch_size=batch_size)
-    result = written("updated_ids", [i.stored.pk for i in items], [i.index for i in items])
+    result = written("updated_ids", [i.stored_row.pk for i in items], [i.index for i in items])
     result.merge(
-        written("unchanged_ids", [i.stored.pk for i in unchanged], [i.index for i in unchanged])
+        written("unchanged_ids", [i.stored_row.pk for i in unchanged], [i.index for i in unchanged])
     )
     return result
 
@@ -221,7 +221,8 @@ def upsert_rows(
         writer = InsertStatement(queryset.model, backend, unique_fields, skip_unchanged)
         result = write_in_batches(writer, items, batch_size)
         if skip_unchanged:
-            pairs = settle_unchanged(queryset, items, unique_fields, result)
+            done = set(result.created_ids) | set(result.updated_ids)
+            pairs = settle_unchanged(queryset, items, unique_fields, done)
             pks, origins = [pk for pk, _ in pairs], [origin for _, origin in pairs]
             result.merge(written("unchanged_ids", pks, origins))
         return result.in_payload_order()
@@ -307,7 +308,7 @@ class InsertStatement:
         else:
             existed = {item.stored.pk for item in items if item.stored is not None}
             inserted = [row[0] not in existed for row in returned]
-        origins = [item.index for item in items]
+        origins: list[int] | None = [item.index for item in items]
         if len(returned) != len(items):
             origins = self._origins_by_key(items, rows, returned)
         result = WriteResult()
@@ -331,7 +332,9 @@ class InsertStatement:
             for item, row in zip(items, rows, strict=True)
         }
         found = [by_key.get(tuple(row[-len(positions) :])) for row in returned]
-        return None if None in found else found
+        if None in found:
+            return None
+        return [index for index in found if index is not None]
 
     def _insert(self, present: frozenset[str]) -> Insert:
         """The insert of items carrying ``present``: a conflict overwrites those fields and the
@@ -376,7 +379,11 @@ class RowBuilder:
 
     def _passthrough(self, model_field: models.Field) -> bool:
         if model_field.is_relation:
-            return model_field.many_to_one and self._passthrough(model_field.target_field)
+            return (
+                bool(model_field.many_to_one)
+                and isinstance(model_field, models.ForeignKey)
+                and self._passthrough(model_field.target_field)
+            )
         return type(model_field) in self.passthrough_fields
 
     def build(self, items: Sequence[ValidatedItem]) -> list[tuple]:

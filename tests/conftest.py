@@ -18,6 +18,14 @@ from asgi_demo.contracts.models import Contract
 
 pytest_plugins = ["tests.fixtures.services", "tests.fixtures.server", "tests.fixtures.faults"]
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The slow tests first, in their usual order: spread over pytest-xdist workers a test at a
+    time (``-n 2 --maxschedchunk 1``), they start at once instead of ending the run long after
+    the others."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 CONTRACTS_URL = "/api/contracts/"
 UPSERT_URL = "/api/contracts/?unique_fields=contract_number,year"
 

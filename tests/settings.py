@@ -5,14 +5,37 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
 
+
+def xdist_redis_url(base_url: str, worker: str) -> str:
+    """The Redis database of pytest-xdist worker ``worker`` (``gw0``, ``gw1``, ...): the database
+    of ``base_url`` plus the worker's number, so ``redis://host/14`` gives gw0 the database 14 and
+    gw1 the database 15. Its cache, its Celery broker and queues (kombu prefixes its fanout
+    channels with the database) and its operation records are the worker's alone."""
+    base, _, database = base_url.rstrip("/").rpartition("/")
+    number = int(database or 0) + int(worker.removeprefix("gw"))
+    if number > 15:
+        raise RuntimeError(
+            f"pytest-xdist worker {worker} would use Redis database {number} from REDIS_URL="
+            f"{base_url}: Redis has 16 (0-15); choose a lower database or fewer workers."
+        )
+    return f"{base}/{number}"
+
+
+# Under pytest-xdist each worker process gets a Redis database of its own; pytest-django already
+# gives it a test database of its own (the name ends with "_gw0", "_gw1", ...). The processes the
+# fixtures start get both through their environment (tests.fixtures.services.service_env).
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["REDIS_URL"] = xdist_redis_url(os.environ["REDIS_URL"], worker)
+
 from asgi_demo.settings import *  # noqa: E402,F403
 from asgi_demo.settings import DATABASES, INSTALLED_APPS, REST_FRAMEWORK  # noqa: E402
 
 DATABASES["embedded"] = {
     "ENGINE": "django.db.backends.sqlite3",
     "NAME": ":memory:",
-    # No dependency on "default": the unit tests set up this database alone.
-    "TEST": {"NAME": "file:bulkdrf_embedded?mode=memory&cache=shared", "DEPENDENCIES": []},
+    # No dependency on "default": the unit tests set up this database alone. Its test database is
+    # Django's shared in-memory one, each process its own (pytest-xdist adds no suffix to it).
+    "TEST": {"DEPENDENCIES": []},
 }
 DATABASE_ROUTERS: list = []
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp", "tests.parityapp"]
@@ -28,6 +51,10 @@ REST_FRAMEWORK = {
 }
 ROOT_URLCONF = "tests.urls"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Django's PostgreSQL backend with a cheaper flush between transactional tests (tests/postgresql).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "tests.postgresql"
 
 # Parallel runs on one machine (several checkouts) each need their own test database.
 if os.environ.get("BULK_TEST_DB_NAME"):

@@ -17,19 +17,9 @@ from django_bulk_drf.models import ChunkLedger
 from django_bulk_drf.operations import get_operation_store
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation, wait_until_ended
-from tests.fixtures.services import unfinished_operations
 from tests.testapp.background_views import COMMITTED_BEFORE_KILL_KEY, KILL_AFTER_COMMIT_KEY
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def end_staged():
-    """Operations staged here and run by hand: end any left unfinished."""
-    yield
-    store = get_operation_store()
-    for key in unfinished_operations():
-        store.fail(key.rsplit(":", 1)[-1], "The test that staged this operation has ended.")
 
 
 @pytest.fixture

@@ -6,31 +6,21 @@ import pytest
 from django.test import override_settings
 
 from asgi_demo.contracts.models import Contract
-from django_bulk_drf import background, tasks
+from django_bulk_drf import background, capture, ledger, tasks
+from django_bulk_drf.chunks import StagedChunk
 from django_bulk_drf.models import ChunkLedger
 from django_bulk_drf.operations import ChunkReport, get_operation_store
-from django_bulk_drf.staging import StagedChunk
 from django_bulk_drf.writers import WriteResult
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation
-from tests.fixtures.services import unfinished_operations
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("end_staged")]
-
-
-@pytest.fixture
-def end_staged():
-    """These tests stage operations no task will run: end them, so nothing waits for them."""
-    yield
-    store = get_operation_store()
-    for key in unfinished_operations():
-        store.fail(key.rsplit(":", 1)[-1], "The test that staged this operation has ended.")
 
 
 def test_a_chunk_applied_twice_writes_once_and_reports_the_same():
     operation_id = staged_operation([contract_item(f"L{i}") for i in range(10)])
     record = get_operation_store().record(operation_id)
-    viewset = background.rebuild_viewset(record)
+    viewset = capture.rebuild_viewset(record)
     chunk = StagedChunk.decode(get_operation_store().load_chunk(operation_id, 0))
 
     first = background.apply_chunk(viewset, record, 0, chunk)
@@ -94,7 +84,7 @@ def test_an_operation_that_gives_up_fails_with_the_committed_counts():
     background.plan_operation(operation_id)
     background.process_chunk(operation_id, 0)
 
-    background.fail_operation(operation_id, "The database went away.")
+    ledger.fail_operation(operation_id, "The database went away.")
 
     status = get_operation_store().status(operation_id)
     assert (status["status"], status["state"]) == ("failed", "FAILURE")

@@ -126,7 +126,9 @@ async def test_a_bad_kind_limit_or_cursor_is_400(api, params):
     assert "error" in response.json()
 
 
-@pytest.mark.parametrize("operation_path", [new_operation_id(), "not-a-uuid", "1' OR '1'='1"])
+@pytest.mark.parametrize(
+    "operation_path", [pytest.param(new_operation_id(), id="unknown"), "not-a-uuid", "1' OR '1'='1"]
+)
 async def test_an_unknown_or_malformed_operation_is_404(api, operation_path):
     response = await api.get(results_url(operation_path), params={"kind": "created"})
     assert response.status_code == 404
@@ -148,6 +150,7 @@ async def test_a_users_operation_pages_for_that_user_only(api, alice, bob):
 ROWS = 100_000
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_100k_row_create_reads_back_every_id_once_in_payload_order(fault_processes):
     env = {"BULK_DRF_MAX_RECORDS": str(ROWS), "BULK_DRF_CHUNK_SIZE": "1000"}

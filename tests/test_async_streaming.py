@@ -85,6 +85,7 @@ def operation_ids() -> set[str]:
 ROWS = 200_000
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.timeout(600)
 def test_a_200k_row_body_streamed_in_parts_is_written_once_in_bounded_server_memory(
@@ -258,6 +259,7 @@ def malformed_at(index: int, media_type: str, count: int) -> tuple[bytes, dict]:
     return b"\r\n".join(lines), {"line": index + 2}
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("media_type", list(BODIES))
 async def test_malformed_input_mid_stream_is_a_400_naming_where_and_nothing_is_staged(

@@ -11,7 +11,7 @@ from django.db import OperationalError, connection, transaction
 from asgi_demo.contracts.models import Contract
 from django_bulk_drf.backends import bulk_backend, postgresql
 from django_bulk_drf.models import RECORD_ROW, ChunkLedger
-from django_bulk_drf.serializers import ValidatedItem
+from django_bulk_drf.validated import ValidatedItem
 from django_bulk_drf.writers import create_rows, upsert_rows
 
 pytestmark = pytest.mark.django_db
@@ -112,13 +112,13 @@ def test_a_chunk_opens_in_one_statement_claimed_once_and_not_after_its_operation
     operation_id = uuid.uuid4()
     with transaction.atomic():
         query_counter.reset()
-        first = ChunkLedger.open_chunk("default", operation_id, 0, 0.05)
+        first = ChunkLedger.objects.using("default").open_chunk(operation_id, 0, 0.05)
         assert len(query_counter.statements) == 1
-        ended, again = ChunkLedger.open_chunk("default", operation_id, 0, 0.05)
+        ended, again = ChunkLedger.objects.using("default").open_chunk(operation_id, 0, 0.05)
     ChunkLedger.objects.create(operation_id=operation_id, chunk_index=RECORD_ROW, outcome={})
     ChunkLedger.objects.filter(chunk_index=RECORD_ROW).update(outcome={"ended": True})
     with transaction.atomic():
-        after_the_end = ChunkLedger.open_chunk("default", operation_id, 1, 0)
+        after_the_end = ChunkLedger.objects.using("default").open_chunk(operation_id, 1, 0)
 
     assert first == (False, None)
     assert not ended and (again.operation_id, again.chunk_index) == (operation_id, 0)

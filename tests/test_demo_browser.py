@@ -14,6 +14,8 @@ from tests.fixtures.services import ROOT
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 expect = playwright_api.expect
 
+pytestmark = pytest.mark.slow
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",

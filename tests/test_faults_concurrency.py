@@ -16,6 +16,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_settled"),
     pytest.mark.timeout(300),
+    pytest.mark.slow,
 ]
 
 CLIENTS = 50

@@ -14,7 +14,11 @@ from django.db.models import Count
 from asgi_demo.contracts.models import Contract
 from tests.fixtures.faults import database_url, wait_for
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(300),
+    pytest.mark.slow,
+]
 
 EXISTING, NEW = 3_000, 5_000
 

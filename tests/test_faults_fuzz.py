@@ -16,6 +16,7 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_settled"),
     pytest.mark.timeout(600),  # a cap against a hang: a loaded machine takes minutes
+    pytest.mark.slow,
 ]
 
 CASES_PER_MODE = 40

@@ -133,6 +133,7 @@ def follow_in_thread(server, operation_id: str) -> tuple[threading.Thread, dict[
     return thread, seen
 
 
+@pytest.mark.slow
 def test_redis_restarted_mid_operation_ends_it_with_exactly_what_was_committed(fault_processes):
     store = fault_processes.redis("store")
     env = {"REDIS_URL": store.url(), "BULK_DRF_PROGRESS_UPDATE_INTERVAL": "1"}

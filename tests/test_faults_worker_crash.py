@@ -19,7 +19,11 @@ from django.db.models.functions import Left
 from asgi_demo.contracts.models import Contract
 from tests.fixtures.faults import kill_while_holding
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.timeout(240),
+    pytest.mark.slow,
+]
 
 ROWS = 10_000
 

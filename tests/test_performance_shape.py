@@ -6,10 +6,10 @@ from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
 from asgi_demo.contracts.serializers import ContractSerializer
-from django_bulk_drf import background
+from django_bulk_drf import background, capture
+from django_bulk_drf.chunks import StagedChunk
 from django_bulk_drf.fastpath import fast_validator_for
 from django_bulk_drf.operations import get_operation_store
-from django_bulk_drf.staging import StagedChunk
 from tests.conftest import contract_item
 from tests.fixtures.operations import staged_operation
 from tests.testapp.serializers import BookSerializer, OwnedSerializer
@@ -100,7 +100,7 @@ def test_statements_per_chunk_do_not_grow_with_its_size(query_counter, sizes):
         items = [contract_item(f"Q{run}-{i}") for i in range(size)]
         operation_id = staged_operation(items, chunk_size=size)
         record = get_operation_store().record(operation_id)
-        viewset = background.rebuild_viewset(record)
+        viewset = capture.rebuild_viewset(record)
         query_counter.reset()
         background.apply_chunk(viewset, record, 0, StagedChunk(items))
         counts.append(sum(query_counter.by_alias.values()))

@@ -148,7 +148,8 @@ async def test_a_client_connecting_after_the_end_gets_the_final_state_once_and_c
 
 
 @pytest.mark.parametrize(
-    "operation_path", [new_operation_id(), "not-a-uuid", "1' OR '1'='1", "%00"]
+    "operation_path",
+    [pytest.param(new_operation_id(), id="unknown"), "not-a-uuid", "1' OR '1'='1", "%00"],
 )
 async def test_an_unknown_or_malformed_operation_closes_4404(open_socket, operation_path):
     socket = await open_socket(operation_path)

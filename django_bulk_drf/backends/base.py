@@ -21,13 +21,31 @@ database does better; nothing outside this package names a vendor.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models.constants import OnConflict
+
+
+def column_name(field: models.Field) -> str:
+    """The column ``field`` is stored in."""
+    if field.column is None:
+        raise ValueError(f"{field} is not stored in a column")
+    return field.column
+
+
+def stored_fields(model: type[models.Model], names: Iterable[str]) -> list[models.Field]:
+    """The fields of ``model`` named ``names``, each stored in a column of its table."""
+    fields: list[models.Field] = []
+    for name in names:
+        field = model._meta.get_field(name)
+        if not isinstance(field, models.Field):
+            raise ValueError(f"{model.__name__}.{name} is not stored in a column")
+        fields.append(field)
+    return fields
 
 
 @dataclass(frozen=True)
@@ -47,8 +65,6 @@ class Insert:
 class BaseBulkBackend:
     """The portable behaviour; vendor modules subclass it as ``BulkBackend``."""
 
-    #: The writers send their own multi-row ``INSERT … RETURNING`` (else the ORM's statements).
-    returns_rows: bool = False
     #: The rows an insert returns are ``(pk, inserted)``: inserted, or updated by a conflict.
     tells_inserted: bool = False
     #: Bind parameters one statement may carry (PostgreSQL and SQLite 3.32+ accept a little more).
@@ -61,6 +77,12 @@ class BaseBulkBackend:
     def __init__(self, connection: BaseDatabaseWrapper) -> None:
         self.connection = connection
         self.quote = connection.ops.quote_name
+
+    @property
+    def returns_rows(self) -> bool:
+        """The writers send their own multi-row ``INSERT … RETURNING`` (else the ORM's
+        statements)."""
+        return False
 
     # -- writes -----------------------------------------------------------------------------------
 
@@ -103,7 +125,7 @@ class BaseBulkBackend:
         some compared column differs, nulls compared as values (a row with no compared column
         never changes)."""
         table = self.table_sql(insert.model)
-        columns = [self.quote(f.column) for f in insert.compared]
+        columns = [self.quote(column_name(f)) for f in insert.compared or ()]
         differences = [
             f"{table}.{column} {self.distinct_operator} EXCLUDED.{column}" for column in columns
         ]
@@ -117,7 +139,10 @@ class BaseBulkBackend:
         return self.returning_pk_sql(model)
 
     def returning_pk_sql(self, model: type[models.Model]) -> str:
-        sql, _ = self.connection.ops.return_insert_columns([model._meta.pk])
+        # Defined by the operations of every backend that supports RETURNING.
+        sql, _ = self.connection.ops.return_insert_columns(  # type: ignore[attr-defined]
+            [model._meta.pk]
+        )
         return sql
 
     def placeholder(self, model_field: models.Field) -> str:
@@ -129,12 +154,15 @@ class BaseBulkBackend:
         return self.quote(model._meta.db_table)
 
     def columns_sql(self, columns: Sequence[models.Field]) -> str:
-        return ", ".join(self.quote(f.column) for f in columns)
+        return ", ".join(self.quote(column_name(f)) for f in columns)
 
     # -- exports ----------------------------------------------------------------------------------
 
-    #: The database writes CSV itself (``copy_csv_out``) of columns ``export_column_sql`` spells.
-    copies_out: bool = False
+    @property
+    def copies_out(self) -> bool:
+        """The database writes CSV itself (``copy_csv_out``) of columns ``export_column_sql``
+        spells."""
+        return False
 
     def export_column_sql(
         self, serializer_field: Any, model_field: models.Field, column: str
@@ -182,7 +210,7 @@ class BaseBulkBackend:
     def _insert_or_ignore(self, model: type[models.Model], values: dict[str, Any]) -> bool:
         """One statement: Django spells the ignored conflict for this database."""
         ops = self.connection.ops
-        fields = [model._meta.get_field(name) for name in values]
+        fields = stored_fields(model, values)
         sql = (
             f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} {self.table_sql(model)} "
             f"({self.columns_sql(fields)}) VALUES ({', '.join(['%s'] * len(fields))}) "
@@ -210,8 +238,9 @@ class BaseBulkBackend:
         copies = ledger._default_manager.db_manager(self.connection.alias).filter(
             operation_id=claims[0]["operation_id"], chunk_index=record_row
         )
-        if any(copy.outcome.get("ended") for copy in self.read_share_locked(copies)):
-            return True, []
+        for copy in self.read_share_locked(copies):
+            if copy.outcome.get("ended"):  # type: ignore[attr-defined]  # the ledger's JSON
+                return True, []
         return False, [
             claim["chunk_index"] for claim in claims if self.insert_unless_taken(ledger, claim)
         ]

@@ -29,7 +29,7 @@ def export_text_sql(serializer_field: Any, model_field: models.Field, column: st
     """``column`` as text as ``serializer_field`` renders it, or None."""
     kind = type(serializer_field)
     if model_field.is_relation:
-        key = model_field.target_field
+        key = getattr(model_field, "target_field", None)  # a foreign key's target
         return f"{column}::text" if isinstance(key, INTEGER_FIELDS) else None
     if kind in (serializers.CharField, serializers.ChoiceField, serializers.SlugField) or (
         kind is serializers.EmailField

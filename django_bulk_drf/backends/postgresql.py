@@ -29,7 +29,7 @@ from typing import Any
 from django.db import OperationalError, models, transaction
 from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
-from .base import BaseBulkBackend, Insert
+from .base import BaseBulkBackend, Insert, column_name, stored_fields
 from .pgexport import export_json_sql, export_text_sql, json_rows_sql
 
 #: SQLSTATE of a statement cancelled by ``statement_timeout`` (``query_canceled``).
@@ -174,8 +174,8 @@ class BulkBackend(BaseBulkBackend):
     ) -> tuple[bool, list[int]]:
         """The base's steps in one statement (one round trip for a batch of chunks)."""
         names = [name for name in claims[0] if name != "chunk_index"]
-        fields = {name: ledger._meta.get_field(name) for name in (*names, "chunk_index")}
-        column = {name: self.quote(f.column) for name, f in fields.items()}
+        fields = {f.name: f for f in stored_fields(ledger, (*names, "chunk_index"))}
+        column = {name: self.quote(column_name(f)) for name, f in fields.items()}
         table = self.table_sql(ledger)
         timeout_sql = "set_config('statement_timeout', %s, true)" if timeout else "''"
         inserted = ", ".join(column[name] for name in (*names, "chunk_index"))
@@ -205,10 +205,8 @@ class BulkBackend(BaseBulkBackend):
         self, ledger: type[models.Model], operation_id: Any, outcomes: dict[int, tuple[int, str]]
     ) -> None:
         """One statement for the whole batch."""
-        column = {
-            name: self.quote(ledger._meta.get_field(name).column)
-            for name in ("operation_id", "chunk_index", "processed", "outcome")
-        }
+        names = ("operation_id", "chunk_index", "processed", "outcome")
+        column = {f.name: self.quote(column_name(f)) for f in stored_fields(ledger, names)}
         sql = (
             f"UPDATE {self.table_sql(ledger)} SET {column['processed']} = done.processed, "
             f"{column['outcome']} = done.outcome FROM (SELECT unnest(%s::integer[]) AS chunk, "
@@ -264,14 +262,14 @@ class BulkBackend(BaseBulkBackend):
     def copy_lines_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
         # COPY's text format doubles backslashes, and would escape control characters, of
         # which JSON text has none: undoing the doubling gives the text back.
-        statement = self.connection.ops.compose_sql(sql, params)
+        statement = self.connection.ops.compose_sql(sql, params)  # type: ignore[attr-defined]
         with self.connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT") as copy:
                 for data in copy:
                     yield bytes(data).replace(b"\\\\", b"\\")
 
     def copy_csv_out(self, sql: str, params: Sequence[Any]) -> Iterator[bytes]:
-        statement = self.connection.ops.compose_sql(sql, params)
+        statement = self.connection.ops.compose_sql(sql, params)  # type: ignore[attr-defined]
         with self.connection.cursor() as cursor:
             with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
                 for data in copy:

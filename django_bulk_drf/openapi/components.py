@@ -30,16 +30,24 @@ Schema = dict[str, Any]
 ANY_ID: Schema = {"oneOf": [{"type": "integer"}, {"type": "string"}]}
 
 
+def basic(kind: OpenApiTypes) -> Schema:
+    """drf-spectacular's schema of a basic type (which it leaves out only for ``NONE``)."""
+    schema = build_basic_type(kind)
+    if schema is None:
+        raise ValueError(f"{kind} has no schema")
+    return schema
+
+
 def string(example: str) -> Schema:
-    return {**build_basic_type(OpenApiTypes.STR), "example": example}
+    return {**basic(OpenApiTypes.STR), "example": example}
 
 
 def integer() -> Schema:
-    return build_basic_type(OpenApiTypes.INT)
+    return basic(OpenApiTypes.INT)
 
 
 def boolean() -> Schema:
-    return build_basic_type(OpenApiTypes.BOOL)
+    return basic(OpenApiTypes.BOOL)
 
 
 def setting_name(name: str) -> str:
@@ -70,9 +78,9 @@ class BulkSchemaComponents(AutoSchema):
                 description="A background operation was started.",
                 properties={
                     "message": string("Bulk create task started for 500 items"),
-                    "task_id": build_basic_type(OpenApiTypes.UUID),
+                    "task_id": basic(OpenApiTypes.UUID),
                     "total_items": integer(),
-                    "unique_fields": build_array_type(build_basic_type(OpenApiTypes.STR)),
+                    "unique_fields": build_array_type(basic(OpenApiTypes.STR)),
                     "status_url": string("/api/operations/<task_id>/status/"),
                     "websocket_url": string("/ws/operations/<task_id>/"),
                     "is_async": boolean(),
@@ -91,7 +99,7 @@ class BulkSchemaComponents(AutoSchema):
         )
 
     def item_error_ref(self) -> Schema:
-        messages = build_array_type(build_basic_type(OpenApiTypes.STR))
+        messages = build_array_type(basic(OpenApiTypes.STR))
         return self.component(
             "BulkItemError",
             build_object_type(
@@ -124,7 +132,7 @@ class BulkSchemaComponents(AutoSchema):
         )
 
     def request_error_ref(self) -> Schema:
-        target = build_array_type(build_basic_type(OpenApiTypes.STR))
+        target = build_array_type(basic(OpenApiTypes.STR))
         return self.component(
             "BulkRequestError",
             {
@@ -132,7 +140,7 @@ class BulkSchemaComponents(AutoSchema):
                     description="The request as a whole was refused (bad ids, unknown "
                     "unique_fields, a body that is not an array, a database conflict).",
                     properties={
-                        "error": build_basic_type(OpenApiTypes.STR),
+                        "error": basic(OpenApiTypes.STR),
                         "unique_fields": target,
                         "allowed_unique_fields": build_array_type(target),
                     },
@@ -147,7 +155,7 @@ class BulkSchemaComponents(AutoSchema):
             "BulkDetailError",
             build_object_type(
                 description="DRF's error body (malformed JSON or CSV, authentication, not found).",
-                properties={"detail": build_basic_type(OpenApiTypes.STR)},
+                properties={"detail": basic(OpenApiTypes.STR)},
                 required=["detail"],
             ),
         )
@@ -160,12 +168,12 @@ class BulkSchemaComponents(AutoSchema):
                 "for a synchronous request, max_records above "
                 f"{setting_name('MAX_RECORDS')}.",
                 properties={
-                    "error": build_basic_type(OpenApiTypes.STR),
+                    "error": basic(OpenApiTypes.STR),
                     "total_items": integer(),
                     "max_sync_items": integer(),
                     "max_records": integer(),
-                    "suggestion": build_basic_type(OpenApiTypes.STR),
-                    "bulk_url": build_basic_type(OpenApiTypes.URI),
+                    "suggestion": basic(OpenApiTypes.STR),
+                    "bulk_url": basic(OpenApiTypes.URI),
                 },
                 required=["error", "total_items", "suggestion"],
             ),
@@ -199,7 +207,7 @@ class BulkSchemaComponents(AutoSchema):
             properties={
                 "processed": integer(),
                 "total": integer(),
-                "percent": build_basic_type(OpenApiTypes.DOUBLE),
+                "percent": basic(OpenApiTypes.DOUBLE),
             },
             required=["processed", "total", "percent"],
         )
@@ -209,7 +217,7 @@ class BulkSchemaComponents(AutoSchema):
             build_object_type(
                 description="The state of a background operation.",
                 properties={
-                    "task_id": build_basic_type(OpenApiTypes.UUID),
+                    "task_id": basic(OpenApiTypes.UUID),
                     "operation": self.enum_ref("BulkOperationKindEnum", list(OPERATIONS)),
                     "status": self.enum_ref("BulkOperationStatusEnum", [s.value for s in Status]),
                     "state": self.enum_ref(
@@ -228,15 +236,15 @@ class BulkSchemaComponents(AutoSchema):
                         **string("/api/operations/<task_id>/results/"),
                         "description": "Every id, row and error, a page at a time.",
                     },
-                    "created_at": build_basic_type(OpenApiTypes.DATETIME),
-                    "started_at": {**build_basic_type(OpenApiTypes.DATETIME), "nullable": True},
-                    "finished_at": {**build_basic_type(OpenApiTypes.DATETIME), "nullable": True},
+                    "created_at": basic(OpenApiTypes.DATETIME),
+                    "started_at": {**basic(OpenApiTypes.DATETIME), "nullable": True},
+                    "finished_at": {**basic(OpenApiTypes.DATETIME), "nullable": True},
                     "seq": integer(),
                     "message": {
-                        **build_basic_type(OpenApiTypes.STR),
+                        **basic(OpenApiTypes.STR),
                         "description": "Why the operation failed.",
                     },
-                    "unique_fields": build_array_type(build_basic_type(OpenApiTypes.STR)),
+                    "unique_fields": build_array_type(basic(OpenApiTypes.STR)),
                     "is_async": boolean(),
                     "skip_unchanged": {
                         **boolean(),

@@ -19,7 +19,7 @@ from .viewset import BulkViewSetSchema
 class BulkViewSetExtension(OpenApiViewExtension):
     """Every ``BulkOperationsMixin`` viewset is documented by ``BulkViewSetSchema``."""
 
-    target_class = "django_bulk_drf.mixins.BulkOperationsMixin"
+    target_class = "django_bulk_drf.bulk_requests.BulkRequestMixin"
     match_subclasses = True
 
     def view_replacement(self) -> type[APIView]:

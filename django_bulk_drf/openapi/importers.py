@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.plumbing import build_array_type, build_basic_type, build_media_type_object
+from drf_spectacular.plumbing import build_array_type, build_media_type_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
 from ..actions import SyncAnswer
 from ..exports import EXPORT_RENDERERS
-from .components import Schema, boolean, integer, setting_name
+from .components import Schema, basic, boolean, integer, setting_name
 
 DRY_RUN_PARAMETER = OpenApiParameter(
     "dry_run",
@@ -32,7 +32,7 @@ def export_content(columns: list[str]) -> dict[str, Schema]:
     return {
         "text/csv": build_media_type_object(
             {
-                **build_basic_type(OpenApiTypes.STR),
+                **basic(OpenApiTypes.STR),
                 "description": "Every selected row, unpaginated and streamed: a header row "
                 f"({names}), then one row per line as the list serializes it; a null is an "
                 "empty cell. The /bulk/ endpoints take it back as it is.",
@@ -40,7 +40,7 @@ def export_content(columns: list[str]) -> dict[str, Schema]:
         ),
         "application/x-ndjson": build_media_type_object(
             {
-                **build_basic_type(OpenApiTypes.STR),
+                **basic(OpenApiTypes.STR),
                 "description": "Every selected row, unpaginated and streamed: one JSON object a "
                 "line, as the list serializes it.",
             }

@@ -8,11 +8,11 @@ whether it answers at once or ``202``, its summary and description.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.plumbing import (
     build_array_type,
-    build_basic_type,
     build_media_type_object,
     build_object_type,
     get_view_model,
@@ -20,10 +20,21 @@ from drf_spectacular.plumbing import (
 from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework.serializers import Serializer
 
 from ..actions import ACTIONS, BulkAction, OperationKind, RowKey, SyncAnswer
-from ..serializers import allowed_conflict_targets
-from .components import ANY_ID, BulkSchemaComponents, Schema, boolean, integer, setting_name, string
+from ..mixins import BulkOperationsMixin
+from ..rows import allowed_conflict_targets
+from .components import (
+    ANY_ID,
+    BulkSchemaComponents,
+    Schema,
+    basic,
+    boolean,
+    integer,
+    setting_name,
+    string,
+)
 from .importers import DRY_RUN_PARAMETER, answer_extras, with_exports
 
 SYNC_LIMITS = (
@@ -92,6 +103,13 @@ def answers_note(action: BulkAction, kinds: list[OperationKind]) -> str:
     return " ".join(notes)
 
 
+def as_instance(found: Serializer | type[Serializer] | None) -> Serializer:
+    """The serializer drf-spectacular found for a view, as an instance."""
+    if found is None:
+        raise ImproperlyConfigured("A bulk route's view needs a serializer.")
+    return found() if isinstance(found, type) else found
+
+
 class BulkViewSetSchema(BulkSchemaComponents):
     """The schema of a ``BulkOperationsMixin`` viewset: its list and ``/bulk/`` endpoints."""
 
@@ -117,7 +135,7 @@ class BulkViewSetSchema(BulkSchemaComponents):
         action = self.bulk_action
         return action.summary if action else super().get_summary()
 
-    def get_description(self) -> str:
+    def get_description(self) -> str:  # type: ignore[override]  # drf-spectacular's signature
         action = self.bulk_action
         return description_of(action) if action else super().get_description()
 
@@ -218,7 +236,7 @@ class BulkViewSetSchema(BulkSchemaComponents):
     def item_schema(self, action: BulkAction) -> Schema:
         """One item: the serializer's fields; with the primary key to find the row by for PUT and
         PATCH (where the serializer usually has it read-only)."""
-        serializer = super().get_request_serializer()
+        serializer = as_instance(super().get_request_serializer())
         if action.is_partial(action.kinds[0]):
             # As drf-spectacular does for PATCH: a partial copy, named Patched<Serializer>.
             serializer = copy.copy(serializer)
@@ -246,12 +264,12 @@ class BulkViewSetSchema(BulkSchemaComponents):
         return self.component(f"{component.name}BulkItem", schema)
 
     def csv_schema(self, action: BulkAction) -> Schema:
-        serializer = super().get_request_serializer()
+        serializer = as_instance(super().get_request_serializer())
         columns = [name for name, field in serializer.fields.items() if not field.read_only]
         if action.kinds[0].rows is RowKey.PK:
             columns.insert(0, self.pk_name())
         return {
-            **build_basic_type(OpenApiTypes.STR),
+            **basic(OpenApiTypes.STR),
             "description": f"CSV: a header row naming the fields ({', '.join(columns)}), then "
             "one item per row. An empty cell omits that field.",
         }
@@ -267,7 +285,7 @@ class BulkViewSetSchema(BulkSchemaComponents):
         if "text/csv" in self.map_parsers():
             content["text/csv"] = build_media_type_object(
                 {
-                    **build_basic_type(OpenApiTypes.STR),
+                    **basic(OpenApiTypes.STR),
                     "description": f"CSV: a header row `{self.pk_name()}`, then one id per row.",
                 }
             )
@@ -275,7 +293,9 @@ class BulkViewSetSchema(BulkSchemaComponents):
 
     # -- answers ----------------------------------------------------------------------------------
 
-    def _get_response_bodies(self, direction: str = "response") -> Schema:
+    def _get_response_bodies(
+        self, direction: Literal["request", "response"] = "response"
+    ) -> Schema:
         responses = super()._get_response_bodies(direction)
         action = self.bulk_action
         if action is not None and action.enhances == "list":
@@ -351,7 +371,7 @@ class BulkViewSetSchema(BulkSchemaComponents):
     def sync_responses(self, action: BulkAction) -> dict[int, OpenApiResponse]:
         """The synchronous success answers of a list-route action, one per status code: the
         answers of its kinds (and of the DRF action it enhances)."""
-        serializer = super().get_response_serializers()
+        serializer = as_instance(super().get_response_serializers())
         row = self.resolve_serializer(serializer, "response")
         if action.kinds[0].reads:
             listing = build_array_type(row.ref)
@@ -373,7 +393,7 @@ class BulkViewSetSchema(BulkSchemaComponents):
         described = len(action.kinds) > 1 or action.enhances is not None
         responses = {}
         for status_code, kinds in by_status.items():
-            schemas = [self.answer_ref(row.name, kind.answer) for kind in kinds]
+            schemas = [self.answer_ref(row.name, kind.answer) for kind in kinds if kind.answer]
             if action.enhances and action.kinds[0] in kinds:
                 schemas.insert(0, row.ref)
             responses[status_code] = OpenApiResponse(
@@ -433,8 +453,11 @@ class BulkViewSetSchema(BulkSchemaComponents):
         }
 
     def conflict_targets(self) -> list[tuple[str, ...]]:
-        try:
-            return self.view.get_bulk_unique_fields()
-        except Exception:  # get_queryset() may need a real request: fall back to the model
-            model = self.model()
-            return allowed_conflict_targets(model) if model is not None else []
+        view = self.view
+        if isinstance(view, BulkOperationsMixin):
+            try:
+                return view.get_bulk_unique_fields()
+            except Exception:  # get_queryset() may need a real request: fall back to the model
+                pass
+        model = self.model()
+        return allowed_conflict_targets(model) if model is not None else []

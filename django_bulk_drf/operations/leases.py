@@ -16,7 +16,7 @@ and those it had counted are not:
 A live worker renews a heartbeat key with a short expiry; the tasks held by a worker whose heartbeat
 has expired are orphans, and so are ``MISSING`` ones. A task that is merely slow keeps its holder
 alive, so it is never taken from it. ``<worker>`` names one life of a worker process, not its node
-name (``recovery.worker_life``): a worker restarted under the same name beats under another key.
+name (``worker_life``): a worker restarted under the same name beats under another key.
 
 Keys (Redis):
 
@@ -29,6 +29,8 @@ Keys (Redis):
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +100,24 @@ redis.call('HSET', KEYS[1], ARGV[1], '"""
 return 1
 """
 )
+
+
+#: What tells this worker process's life from any other under the same node name: its pid and a
+#: random mark (a pid alone comes back, in a container or after a ``SIGHUP`` restart, which execs
+#: in place). Drawn when this module is imported, which Django's setup does in the worker's main
+#: process (``BulkDRFConfig.ready`` connects the workers' signals, ``recovery.py``) before Celery
+#: forks its pool: the pool processes inherit it, and release what the main process recorded they
+#: hold. The life is the main process's: it receives the tasks and beats; when it dies (the whole
+#: process group killed, the machine lost) the beats stop and its holdings are taken up, even if a
+#: pool process outlives it for a while (the chunk ledger then keeps each chunk applied once). A
+#: pool process that dies alone is replaced by the main process, which stays alive; its task is
+#: redelivered by the broker (``reject_on_worker_lost``).
+PROCESS_LIFE = f"{os.getpid()}.{secrets.token_hex(4)}"
+
+
+def worker_life(hostname: str) -> str:
+    """The holder name of this life of the worker ``hostname`` (its heartbeat's key too)."""
+    return f"{hostname}#{PROCESS_LIFE}"
 
 
 def holder(worker: str, task_id: str, retries: int) -> str:

@@ -57,6 +57,12 @@ class Status(StrEnum):
     FAILED = "failed", "FAILURE", True
     CANCELLED = "cancelled", "REVOKED", True
 
+    @classmethod
+    def of(cls, value: str) -> Status:
+        """The status whose value is ``value`` (``Status("running")``, which a type checker
+        reads as a call to ``__new__``)."""
+        return cls(value)  # type: ignore[call-arg]
+
     @property
     def event(self) -> str:
         """The type of the event published when an operation reaches this status."""
@@ -157,7 +163,7 @@ class OperationRecord:
             **{
                 **data,
                 **timestamps,
-                "status": Status(data["status"]),
+                "status": Status.of(data["status"]),
                 "unique_fields": tuple(data["unique_fields"]),
             }
         )
@@ -277,7 +283,7 @@ class Snapshot:
     lists: dict[str, Page]
 
     def render(self) -> dict[str, Any]:
-        result = None
+        result: dict[str, Any] | None = None
         if self.record.status.is_terminal:
             result = {name: page.values for name, page in self.lists.items()}
             if any(self.lists[name].next for name in ID_LISTS):

@@ -9,7 +9,8 @@
   collection;
 - the cache is Django's local-memory cache, so whatever is picked from the default cache (the
   operation store, the progress hub) is the in-process one;
-- ``make_viewset`` builds a viewset as a request handler has it, for code that takes one.
+- ``make_viewset`` builds a viewset as a request handler has it, for code that takes one;
+- ``store`` is that in-process operation store.
 """
 
 from pathlib import Path
@@ -19,6 +20,8 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
+
+from django_bulk_drf.operations import LocalOperationStore, get_operation_store
 
 UNIT_DATABASES = ["embedded"]
 UNIT_DIR = Path(__file__).parent
@@ -42,6 +45,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def local_cache(settings: Any) -> None:
     """The default cache is in-process, whatever ``REDIS_URL`` says."""
     settings.CACHES = LOCAL_CACHES
+
+
+@pytest.fixture
+def store() -> LocalOperationStore:
+    """The operation store of this process: the in-process one (``local_cache``)."""
+    store = get_operation_store()
+    assert isinstance(store, LocalOperationStore)
+    return store
 
 
 @pytest.fixture

@@ -75,9 +75,9 @@ def test_a_ledger_chunk_is_claimed_once(monkeypatch, returns_rows):
     operation_id = uuid.uuid4()
 
     with transaction.atomic(using="embedded"):
-        first = ChunkLedger.open_chunk("embedded", operation_id, 0, 0)
-        ended, again = ChunkLedger.open_chunk("embedded", operation_id, 0, 0)
-        other = ChunkLedger.open_chunk("embedded", operation_id, 1, 0)
+        first = ChunkLedger.objects.using("embedded").open_chunk(operation_id, 0, 0)
+        ended, again = ChunkLedger.objects.using("embedded").open_chunk(operation_id, 0, 0)
+        other = ChunkLedger.objects.using("embedded").open_chunk(operation_id, 1, 0)
 
     assert first == other == (False, None)
     assert not ended and (again.operation_id, again.chunk_index) == (operation_id, 0)
@@ -92,7 +92,7 @@ def test_no_chunk_opens_once_the_operation_was_ended_from_its_ledger():
     )
 
     with transaction.atomic(using="embedded"):
-        opened = ChunkLedger.open_chunk("embedded", operation_id, 0, 0)
+        opened = ChunkLedger.objects.using("embedded").open_chunk(operation_id, 0, 0)
 
     assert opened == (True, None)
 

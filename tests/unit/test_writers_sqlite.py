@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from asgi_demo.contracts.models import Contract
 from django_bulk_drf.backends import bulk_backend
 from django_bulk_drf.backends.sqlite import BulkBackend as SQLiteBackend
-from django_bulk_drf.serializers import ValidatedItem
+from django_bulk_drf.validated import ValidatedItem
 from django_bulk_drf.writers import create_rows, delete_rows, update_rows, upsert_rows
 from tests.unit.conftest import UNIT_DATABASES
 

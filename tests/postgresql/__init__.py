@@ -1,0 +1,2 @@
+"""PostgreSQL for the tests: Django's backend, flushing tables between transactional tests with
+``DELETE`` rather than ``TRUNCATE`` (see ``base.py``)."""
