@@ -199,9 +199,10 @@ async def test_the_worker_sees_the_requests_action_in_get_serializer_class(
 async def test_a_handler_overridden_by_its_deprecated_name_still_serves_the_bulk_route(
     api, contract_items, read_contracts
 ):
-    accepted, status = await run_bulk(
-        api, "POST", reverse("legacy-contract-bulk"), json=contract_items(3, prefix="L")
-    )
+    with pytest.warns(DeprecationWarning, match="async_bulk_create is deprecated"):
+        accepted, status = await run_bulk(
+            api, "POST", reverse("legacy-contract-bulk"), json=contract_items(3, prefix="L")
+        )
 
     assert reverse("legacy-contract-bulk") == "/test-api/legacy-contracts/bulk/"
     assert accepted.headers["X-Handled-By"] == "async_bulk_create"
